@@ -1,0 +1,1 @@
+"""The event catalogue: frozen past-tense payloads, a discriminated union on `type`."""

@@ -1,0 +1,1 @@
+"""The `interforces` command line: charter checks, dry runs, schemas and benchmarks."""
