@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -22,7 +22,7 @@ EXTENSION_ATTRIBUTES = (
     "recordedtime",
     "sequence",
 )
-CONTENT_TYPE_JSON = "application/json"
+CONTENT_TYPE_JSON: Final = "application/json"
 CONTENT_TYPE_STRUCTURED = "application/cloudevents+json"
 
 

@@ -14,7 +14,7 @@ UnitId = NewType("UnitId", str)
 IncidentId = NewType("IncidentId", str)
 
 #: Tokens that go into NATS subjects: lowercase, digits and dashes, no dots nor wildcards.
-SUBJECT_TOKEN_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+SUBJECT_TOKEN_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # noqa: S105 (a regex, not a secret)
 
 #: Free identifiers (unit call signs, sector codes, references): printable, no whitespace.
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -33,8 +33,13 @@ IncidentIdField = Annotated[
     IncidentId, Field(pattern=IDENTIFIER_PATTERN, description="Incident id, set by its reporter.")
 ]
 EventIdField = Annotated[
-    EventId, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
-                   description="Event id (CloudEvents `id`), unique per source.")
+    EventId,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Event id (CloudEvents `id`), unique per source.",
+    ),
 ]
 
 #: Namespace for ids the coordinator derives (violations): retries derive the same id.

@@ -146,3 +146,42 @@ class UnitStatus(StrEnum):
     EN_ROUTE = "en_route"
     ON_SCENE = "on_scene"
     UNAVAILABLE = "unavailable"
+
+
+#: How a French operator names each agency.
+AGENCY_LABELS: dict[Agency, str] = {
+    Agency.POLICE_NATIONALE: "Police nationale",
+    Agency.GENDARMERIE: "Gendarmerie nationale",
+    Agency.POLICE_MUNICIPALE: "Police municipale",
+    Agency.SECURITE_PRIVEE: "Sécurité privée",
+    Agency.MEDIATION: "Médiation sociale",
+    Agency.CRISIS_CELL: "Cellule de crise",
+    Agency.EXERCISE_CONTROL: "Direction d'exercice",
+}
+
+#: How a French operator names each incident category.
+CATEGORY_LABELS: dict[IncidentCategory, str] = {
+    IncidentCategory.NOISE_COMPLAINT: "nuisances sonores",
+    IncidentCategory.INCIVILITY: "incivilité",
+    IncidentCategory.NEIGHBOURHOOD_CONFLICT: "conflit de voisinage",
+    IncidentCategory.INTOXICATION: "ivresse",
+    IncidentCategory.VULNERABLE_PERSON: "personne vulnérable",
+    IncidentCategory.HARASSMENT: "harcèlement",
+    IncidentCategory.LOST_CHILD: "enfant égaré",
+    IncidentCategory.MEDICAL: "secours à personne",
+    IncidentCategory.FIGHT: "rixe",
+    IncidentCategory.ASSAULT: "agression",
+    IncidentCategory.THEFT: "vol",
+    IncidentCategory.CROWD_SURGE: "mouvement de foule",
+    IncidentCategory.ABANDONED_LUGGAGE: "bagage abandonné",
+    IncidentCategory.SUSPICIOUS_PACKAGE: "colis suspect",
+    IncidentCategory.FIRE: "incendie",
+    IncidentCategory.GAS_LEAK: "fuite de gaz",
+    IncidentCategory.FLOOD: "inondation",
+    IncidentCategory.TRAFFIC: "circulation",
+    IncidentCategory.ENTRANCE_INCIDENT: "incident aux entrées",
+    IncidentCategory.URBAN_VIOLENCE: "violences urbaines",
+    IncidentCategory.RIOT: "émeute",
+    IncidentCategory.ARMED_THREAT: "menace armée",
+    IncidentCategory.TERRORISM: "terrorisme",
+}

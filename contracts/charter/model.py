@@ -7,12 +7,13 @@ Event types are written short (`incident.reported`) and stored full
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from fnmatch import fnmatchcase
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import shapely
-from pydantic_core import PydanticCustomError
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -21,10 +22,11 @@ from pydantic import (
     Field,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from contracts.events.base import EVENT_TYPE_PREFIX
 from contracts.events.catalogue import EVENT_TYPES
-from contracts.geo import Area
+from contracts.geo import Area, GeoPoint
 from contracts.ids import OperationIdField, SectorIdField, UnitIdField
 from contracts.text import FreeText, Reference, ShortText
 from contracts.vocabulary import Agency, Capability, IncidentCategory, Mode, SectorKind
@@ -137,7 +139,14 @@ class Competences(BaseModel):
 
     events: tuple[EventTypeName, ...] = Field(description="Event types it may propose.")
     incident_categories: tuple[IncidentCategory, ...] = Field(
-        default=(), description="Incident categories it may report, qualify and be assigned."
+        default=(), description="Incident categories it handles: report, qualify, be assigned."
+    )
+    witness_categories: tuple[IncidentCategory, ...] = Field(
+        default=(),
+        description=(
+            "Categories it may only report as a witness (a mediator signalling a fight), "
+            "never handle nor be assigned."
+        ),
     )
 
 
@@ -154,7 +163,9 @@ class Actor(BaseModel):
     window: TimeWindow | None = Field(
         default=None, description="Its service window; defaults to the operation's."
     )
-    armed: bool = Field(default=False, description="Whether it is armed (municipal police: mayor's choice).")
+    armed: bool = Field(
+        default=False, description="Whether it is armed (municipal police: mayor's choice)."
+    )
     capabilities: tuple[Capability, ...] = Field(default=(), description="Means it holds.")
 
 
@@ -279,6 +290,7 @@ class Charter(BaseModel):
 CROSS_REFERENCE_ERROR = "charter_reference"
 
 Location = tuple[str | int, ...]
+_Authorisation = DroneAuthorisation | VideoExtractAuthorisation | VideoAnalyticsAuthorisation
 Problem = tuple[Location, str]
 
 
@@ -309,26 +321,53 @@ def reference_problems(charter: Charter) -> list[Problem]:
         if actor.agency is Agency.EXERCISE_CONTROL and charter.operation.mode is not Mode.EXERCISE:
             problems.append(((*here, "agency"), "exercise_control only exists in exercises"))
     auth = charter.authorisations
-    for kind, items in (
+    grouped: tuple[tuple[str, Sequence[_Authorisation]], ...] = (
         ("drones", auth.drones),
         ("video_extracts", auth.video_extracts),
         ("video_analytics", auth.video_analytics),
-    ):
+    )
+    for kind, items in grouped:
         for i, item in enumerate(items):
             _unknown(problems, ("authorisations", kind, i, "sectors"), item.sectors, known)
-    references = [x.reference for x in (*auth.drones, *auth.video_extracts, *auth.video_analytics)]
+    every: list[_Authorisation] = [*auth.drones, *auth.video_extracts, *auth.video_analytics]
+    references = [x.reference for x in every]
     _duplicates(problems, ("authorisations",), "reference", references)
     for i, rule in enumerate(charter.distribution):
-        fields = _fields_of_types(rule.types)
-        for name in (*rule.remove, *(c.field for c in rule.coarsen)):
-            if name not in fields:
-                problems.append(
-                    (("distribution", i), f"no type this rule matches has a field {name!r}")
-                )
+        problems.extend((("distribution", i), m) for m in _rule_problems(rule))
     return problems
 
 
-def _duplicates(problems: list[Problem], where: Location, what: str, values: list[str]) -> None:
+def _rule_problems(rule: DistributionRule) -> list[str]:
+    """A removed field must have a default in every matched type (the redacted copy stays a
+    valid event, with that field reset); a coarsened field must be a position."""
+    matched = [cls for t, cls in EVENT_TYPES.items() if any(fnmatchcase(t, p) for p in rule.types)]
+    problems: list[str] = []
+    for name in rule.remove:
+        carriers = [cls for cls in matched if name in cls.model_fields]
+        if not carriers:
+            problems.append(f"no type this rule matches has a field {name!r}")
+        for cls in carriers:
+            if cls.model_fields[name].is_required():
+                problems.append(
+                    f"{name!r} is required in {cls.model_fields['type'].default}: "
+                    "it cannot be removed (coarsen it, or narrow the types)"
+                )
+    for coarsening in rule.coarsen:
+        carriers = [cls for cls in matched if coarsening.field in cls.model_fields]
+        if not carriers:
+            problems.append(f"no type this rule matches has a field {coarsening.field!r}")
+        for cls in carriers:
+            if not _is_position(cls, coarsening.field):
+                problems.append(f"{coarsening.field!r} of {cls.__name__} is not a position")
+    return problems
+
+
+def _is_position(cls: type[BaseModel], name: str) -> bool:
+    annotation = cls.model_fields[name].annotation
+    return annotation is GeoPoint or GeoPoint in get_args(annotation)
+
+
+def _duplicates(problems: list[Problem], where: Location, what: str, values: Sequence[str]) -> None:
     seen: set[str] = set()
     for i, value in enumerate(values):
         if value in seen:
@@ -337,17 +376,8 @@ def _duplicates(problems: list[Problem], where: Location, what: str, values: lis
 
 
 def _unknown(
-    problems: list[Problem], where: Location, sectors: tuple[str, ...], known: set[str]
+    problems: list[Problem], where: Location, sectors: Sequence[str], known: AbstractSet[str]
 ) -> None:
     for i, sector in enumerate(sectors):
         if sector not in known:
             problems.append(((*where, i), f"unknown sector {sector!r}"))
-
-
-def _fields_of_types(patterns: tuple[str, ...]) -> set[str]:
-    return {
-        name
-        for event_type, cls in EVENT_TYPES.items()
-        if any(fnmatchcase(event_type, p) for p in patterns)
-        for name in cls.model_fields
-    }

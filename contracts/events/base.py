@@ -48,6 +48,7 @@ class EventPayload(BaseModel):
     SCHEMA_VERSION: ClassVar[int] = 1
     TRAITS: ClassVar[EventTraits] = EventTraits()
 
+    type: str = Field(description="CloudEvents type of the event (a Literal in each subclass).")
     schema_version: int = Field(
         default=1, ge=1, description="Version of this payload's schema; older ones are upcast."
     )

@@ -67,9 +67,7 @@ class IncidentAssigned(EventPayload):
 class IncidentAcknowledged(EventPayload):
     """The assignee acknowledges the assignment."""
 
-    type: Literal["fr.interforces.incident.acknowledged"] = (
-        "fr.interforces.incident.acknowledged"
-    )
+    type: Literal["fr.interforces.incident.acknowledged"] = "fr.interforces.incident.acknowledged"
     incident: IncidentIdField
     eta_minutes: int | None = Field(
         default=None, ge=0, le=600, description="Expected minutes before arriving on scene."

@@ -13,7 +13,6 @@ from contracts.text import FreeText
 from contracts.vocabulary import Capability, IncidentCategory, Severity
 
 
-
 class EntranceScreeningReported(EventPayload):
     """Screening figures of one entrance over a period."""
 
@@ -36,9 +35,7 @@ class SiteIncidentReported(EventPayload):
 
     TRAITS: ClassVar[EventTraits] = EventTraits(capability=Capability.SITE_SURVEILLANCE)
 
-    type: Literal["fr.interforces.site_incident.reported"] = (
-        "fr.interforces.site_incident.reported"
-    )
+    type: Literal["fr.interforces.site_incident.reported"] = "fr.interforces.site_incident.reported"
     incident: IncidentIdField
     category: IncidentCategory = Field(description="What was seen.")
     severity: Severity = Field(default=Severity.MODERATE, description="Severity as seen.")

@@ -61,9 +61,7 @@ class DensityTrend(StrEnum):
 class CrowdDensityReported(EventPayload):
     """A crowd density measurement in a sector."""
 
-    type: Literal["fr.interforces.crowd.density_reported"] = (
-        "fr.interforces.crowd.density_reported"
-    )
+    type: Literal["fr.interforces.crowd.density_reported"] = "fr.interforces.crowd.density_reported"
     position: GeoPoint = Field(description="Where the density was measured.")
     persons_per_m2: float = Field(
         ge=0, le=12, allow_inf_nan=False, description="Persons per square metre."

@@ -48,9 +48,7 @@ class UnitStatusChanged(EventPayload):
 class UnitPositionReported(EventPayload):
     """A periodic position report of a unit."""
 
-    type: Literal["fr.interforces.unit.position_reported"] = (
-        "fr.interforces.unit.position_reported"
-    )
+    type: Literal["fr.interforces.unit.position_reported"] = "fr.interforces.unit.position_reported"
     unit: UnitIdField
     position: GeoPoint = Field(description="Current position.")
     heading: float | None = Field(

@@ -1,0 +1,1 @@
+"""Interforces services: one package per process. Services import `contracts`, never each other."""

@@ -1,0 +1,1 @@
+"""The coordinator: decides every proposal against the operation charter."""

@@ -1,0 +1,119 @@
+"""A charter compiled for fast decisions: lookups as sets, territories as prepared geometry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely
+from shapely.geometry import shape
+
+from contracts.charter import (
+    Actor,
+    Charter,
+    DroneAuthorisation,
+    TimeWindow,
+    Unit,
+    VideoAnalyticsAuthorisation,
+    VideoExtractAuthorisation,
+)
+from contracts.vocabulary import Agency, Capability, IncidentCategory
+
+Geometry = Any  # shapely geometries are untyped
+
+
+@dataclass(frozen=True, slots=True)
+class Territory:
+    """A union of sectors, prepared for point-in-polygon tests."""
+
+    geometry: Geometry
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether the point lies inside (or on the edge of) the territory."""
+        return bool(shapely.intersects_xy(self.geometry, lon, lat))
+
+
+def territory_of(geometries: list[Geometry]) -> Territory:
+    """The prepared union of some sector geometries (empty when none)."""
+    union = shapely.union_all(geometries) if geometries else shapely.Polygon()
+    shapely.prepare(union)
+    return Territory(union)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledActor:
+    """An actor's perimeter as sets and a prepared territory."""
+
+    actor: Actor
+    agency: Agency
+    events: frozenset[str]
+    categories: frozenset[IncidentCategory]
+    witness_categories: frozenset[IncidentCategory]
+    capabilities: frozenset[Capability]
+    units: Mapping[str, Unit]
+    sectors: frozenset[str]
+    territory: Territory
+    window: TimeWindow
+    armed: bool
+
+    def unit_armed(self, unit: str) -> bool:
+        """Whether a unit may carry weapons (its own setting, else the actor's)."""
+        own = self.units[unit].armed if unit in self.units else None
+        return self.armed if own is None else own
+
+    def on_duty(self, unit: str | None, instant: datetime) -> bool:
+        """Whether the actor, and the unit if named, are inside their service window."""
+        if not self.window.contains(instant):
+            return False
+        window = self.units[unit].window if unit is not None and unit in self.units else None
+        return window is None or window.contains(instant)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCharter:
+    """Everything `decide` reads, precomputed once per charter."""
+
+    charter: Charter
+    actors: Mapping[Agency, CompiledActor]
+    sectors: Mapping[str, Territory]
+    drones: Mapping[str, tuple[DroneAuthorisation, Territory]]
+    video_extracts: Mapping[str, tuple[VideoExtractAuthorisation, Territory]]
+    video_analytics: tuple[tuple[VideoAnalyticsAuthorisation, Territory], ...]
+
+
+def compile_charter(charter: Charter) -> CompiledCharter:
+    """Compile a validated charter."""
+    geometries: dict[str, Geometry] = {
+        s.id: shape(s.geometry.model_dump()) for s in charter.sectors
+    }
+
+    def territory(ids: tuple[str, ...]) -> Territory:
+        return territory_of([geometries[i] for i in ids])
+
+    actors = {
+        actor.agency: CompiledActor(
+            actor=actor,
+            agency=actor.agency,
+            events=frozenset(actor.competences.events),
+            categories=frozenset(actor.competences.incident_categories),
+            witness_categories=frozenset(actor.competences.witness_categories),
+            capabilities=frozenset(actor.capabilities),
+            units={u.id: u for u in actor.units},
+            sectors=frozenset(actor.sectors),
+            territory=territory(actor.sectors),
+            window=actor.window or charter.operation.window,
+            armed=actor.armed,
+        )
+        for actor in charter.actors
+    }
+    auth = charter.authorisations
+    return CompiledCharter(
+        charter=charter,
+        actors=actors,
+        sectors={i: territory_of([g]) for i, g in geometries.items()},
+        drones={d.reference: (d, territory(d.sectors)) for d in auth.drones},
+        video_extracts={v.reference: (v, territory(v.sectors)) for v in auth.video_extracts},
+        video_analytics=tuple((a, territory(a.sectors)) for a in auth.video_analytics),
+    )

@@ -1,0 +1,462 @@
+"""The decision: every check of the perimeter, in one pure and total function.
+
+A proposal is accepted only if every check holds; otherwise it is refused with every
+failing reason. Checks read the proposal, the compiled charter and the known situation,
+nothing else: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from fnmatch import fnmatchcase
+
+from contracts.envelope import Envelope
+from contracts.errors import SubjectError
+from contracts.events.base import EventPayload
+from contracts.events.exercise import ExerciseInjected
+from contracts.events.incidents import (
+    IncidentAcknowledged,
+    IncidentAssigned,
+    IncidentCorrected,
+    IncidentDeclined,
+    IncidentQualified,
+    IncidentReported,
+    IncidentResolved,
+)
+from contracts.events.private_security import SiteIncidentReported
+from contracts.events.public_safety import CapStatus, PublicAlertIssued
+from contracts.events.surveillance import (
+    DroneFlightEnded,
+    DroneFlightStarted,
+    VideoAnalyticsAlerted,
+    VideoExtractGranted,
+    VideoExtractRequested,
+)
+from contracts.events.units import UnitCheckedIn
+from contracts.events.violations import Reason
+from contracts.geo import GeoPoint
+from contracts.reasons import REASON_MESSAGES, ReasonCode
+from contracts.subjects import parse_proposal
+from contracts.vocabulary import (
+    AGENCY_LABELS,
+    ARMED_CATEGORIES,
+    CATEGORY_LABELS,
+    NEVER_ON_VIOLENCE,
+    PRIVATE_ACTORS,
+    VIOLENT_CATEGORIES,
+    Agency,
+    Classification,
+    IncidentCategory,
+    Mode,
+)
+from services.coordinator.perimeter.compiled import CompiledActor, CompiledCharter
+from services.coordinator.perimeter.decision import Decision, Delivery, Proposal
+from services.coordinator.perimeter.situation import IncidentState, Situation
+
+Failure = tuple[ReasonCode, str]
+
+_PUBLIC_ALERT_PATTERN = "fr.interforces.public_alert.*"
+_CATEGORY_EVENTS = (IncidentReported, IncidentQualified, IncidentCorrected, SiteIncidentReported)
+_REPORTS = (IncidentReported, SiteIncidentReported)
+
+
+def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) -> Decision:
+    """Decide a proposal: accepted with its deliveries, or refused with every reason."""
+    envelope = proposal.envelope
+    data = envelope.data
+    failures: list[Failure] = []
+    competent: tuple[Agency, ...] = ()
+
+    _check_kind(data, envelope, failures)
+    _check_identity(proposal, failures)
+    _check_operation(envelope, compiled, failures)
+    actor = compiled.actors.get(envelope.agency)
+    if actor is None:
+        failures.append((ReasonCode.UNKNOWN_ACTOR, _agency(envelope.agency)))
+    else:
+        _check_units(envelope, actor, failures)
+        _check_competence(data, actor, failures)
+        _check_territory(envelope, data, actor, compiled, failures)
+        _check_time(proposal, actor, compiled, failures)
+        _check_capability(data, actor, failures)
+        _check_authorisations(envelope, data, compiled, failures)
+        competent = _check_incident_flow(envelope, data, compiled, situation, failures)
+
+    if failures:
+        reasons = tuple(
+            Reason(
+                code=code,
+                message=f"{REASON_MESSAGES[code]} — {detail}" if detail else REASON_MESSAGES[code],
+            )
+            for code, detail in failures
+        )
+        to = [Delivery(Agency.CRISIS_CELL)]
+        if envelope.agency is not Agency.CRISIS_CELL and envelope.agency in compiled.actors:
+            to.append(Delivery(envelope.agency))
+        return Decision(
+            proposal, reasons=reasons, deliveries=tuple(to), competent_agencies=competent
+        )
+    withheld = tuple(
+        name
+        for name, holder in type(data).holder_only_fields().items()
+        if getattr(data, name) is not None
+    )
+    return Decision(proposal, deliveries=_deliveries(envelope, compiled), withheld=withheld)
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _check_kind(data: EventPayload, envelope: Envelope, failures: list[Failure]) -> None:
+    traits = type(data).TRAITS
+    if traits.coordinator_only:
+        failures.append((ReasonCode.RESERVED_TO_COORDINATOR, envelope.type))
+    if not traits.shareable:
+        failures.append((ReasonCode.NOT_SHAREABLE, envelope.type))
+    if traits.exercise_only and envelope.mode is not Mode.EXERCISE:
+        failures.append((ReasonCode.EXERCISE_ONLY, envelope.type))
+    if isinstance(data, PublicAlertIssued):
+        exercise = envelope.mode is Mode.EXERCISE
+        if exercise != (data.status is CapStatus.EXERCISE):
+            failures.append(
+                (
+                    ReasonCode.ALERT_STATUS_MODE_MISMATCH,
+                    f"statut {data.status.value}, mode {envelope.mode.value}",
+                )
+            )
+
+
+def _check_identity(proposal: Proposal, failures: list[Failure]) -> None:
+    envelope = proposal.envelope
+    try:
+        subject = parse_proposal(proposal.subject)
+    except SubjectError:
+        failures.append((ReasonCode.IDENTITY_MISMATCH, "sujet de proposition invalide"))
+        return
+    agencies = {subject.agency, envelope.agency, proposal.credentials_agency}
+    if len(agencies) != 1:
+        failures.append(
+            (
+                ReasonCode.IDENTITY_MISMATCH,
+                f"sujet {subject.agency.value}, identifiants "
+                f"{proposal.credentials_agency.value if proposal.credentials_agency else 'aucun'}, "
+                f"enveloppe {envelope.agency.value}",
+            )
+        )
+    if subject.mode is not envelope.mode:
+        failures.append(
+            (
+                ReasonCode.MODE_MISMATCH,
+                f"sujet {subject.mode.value}, enveloppe {envelope.mode.value}",
+            )
+        )
+    if subject.operation != envelope.operation:
+        failures.append(
+            (
+                ReasonCode.WRONG_OPERATION,
+                f"sujet {subject.operation}, enveloppe {envelope.operation}",
+            )
+        )
+    if subject.event_type != envelope.type:
+        failures.append((ReasonCode.IDENTITY_MISMATCH, "le type du sujet diffère de l'enveloppe"))
+
+
+def _check_operation(
+    envelope: Envelope, compiled: CompiledCharter, failures: list[Failure]
+) -> None:
+    operation = compiled.charter.operation
+    if envelope.operation != operation.id:
+        failures.append(
+            (ReasonCode.WRONG_OPERATION, f"« {envelope.operation} » au lieu de « {operation.id} »")
+        )
+    if envelope.mode is not operation.mode:
+        failures.append(
+            (
+                ReasonCode.MODE_MISMATCH,
+                f"opération en mode {operation.mode.value}, "
+                f"événement en mode {envelope.mode.value}",
+            )
+        )
+
+
+def _check_units(envelope: Envelope, actor: CompiledActor, failures: list[Failure]) -> None:
+    units = {u for u in (envelope.unit, getattr(envelope.data, "unit", None)) if u is not None}
+    for unit in units:
+        if unit not in actor.units:
+            failures.append((ReasonCode.UNKNOWN_UNIT, f"{unit} ({_agency(actor.agency)})"))
+    if len(units) > 1:
+        failures.append(
+            (ReasonCode.IDENTITY_MISMATCH, "l'unité de l'enveloppe diffère de celle de l'événement")
+        )
+    data = envelope.data
+    if isinstance(data, UnitCheckedIn) and data.armed and not actor.unit_armed(data.unit):
+        failures.append((ReasonCode.UNIT_NOT_ARMED, data.unit))
+
+
+def _check_competence(data: EventPayload, actor: CompiledActor, failures: list[Failure]) -> None:
+    if data.type not in actor.events:
+        failures.append((ReasonCode.NOT_COMPETENT_TYPE, f"{_agency(actor.agency)} : {data.type}"))
+    if isinstance(data, _CATEGORY_EVENTS) and data.category is not None:
+        allowed = actor.categories
+        if isinstance(data, _REPORTS):
+            allowed = allowed | actor.witness_categories
+        if data.category not in allowed:
+            failures.append(
+                (
+                    ReasonCode.NOT_COMPETENT_CATEGORY,
+                    f"{_agency(actor.agency)} : {CATEGORY_LABELS[data.category]}",
+                )
+            )
+
+
+def _check_territory(
+    envelope: Envelope,
+    data: EventPayload,
+    actor: CompiledActor,
+    compiled: CompiledCharter,
+    failures: list[Failure],
+) -> None:
+    position = getattr(data, "position", None)
+    if isinstance(position, GeoPoint) and not actor.territory.contains(position.lon, position.lat):
+        failures.append(
+            (
+                ReasonCode.OUTSIDE_TERRITORY,
+                f"{_agency(actor.agency)} en ({position.lon:.5f}, {position.lat:.5f})",
+            )
+        )
+    sector = envelope.sector
+    if sector is None:
+        return
+    if sector not in actor.sectors:
+        failures.append((ReasonCode.UNKNOWN_SECTOR, f"{sector} ({_agency(actor.agency)})"))
+    elif isinstance(position, GeoPoint) and not compiled.sectors[sector].contains(
+        position.lon, position.lat
+    ):
+        failures.append((ReasonCode.SECTOR_POSITION_MISMATCH, sector))
+
+
+def _check_time(
+    proposal: Proposal, actor: CompiledActor, compiled: CompiledCharter, failures: list[Failure]
+) -> None:
+    envelope = proposal.envelope
+    instant = envelope.time
+    charter = compiled.charter
+    if not charter.operation.window.contains(instant):
+        failures.append((ReasonCode.OUTSIDE_OPERATION_WINDOW, instant.isoformat()))
+    elif not actor.on_duty(envelope.unit, instant):
+        failures.append(
+            (
+                ReasonCode.OUTSIDE_ACTOR_WINDOW,
+                f"{_agency(actor.agency)} {envelope.unit or ''} à {instant.isoformat()}".replace(
+                    "  ", " "
+                ),
+            )
+        )
+    if instant > proposal.received_at + timedelta(seconds=charter.future_tolerance_s):
+        failures.append(
+            (
+                ReasonCode.TIME_IN_FUTURE,
+                f"{instant.isoformat()} reçu à {proposal.received_at.isoformat()}",
+            )
+        )
+
+
+def _check_capability(data: EventPayload, actor: CompiledActor, failures: list[Failure]) -> None:
+    needed = type(data).TRAITS.capability
+    if needed is not None and needed not in actor.capabilities:
+        failures.append(
+            (ReasonCode.MISSING_CAPABILITY, f"{_agency(actor.agency)} : {needed.value}")
+        )
+
+
+def _check_authorisations(
+    envelope: Envelope, data: EventPayload, compiled: CompiledCharter, failures: list[Failure]
+) -> None:
+    agency, instant = envelope.agency, envelope.time
+    if isinstance(data, DroneFlightStarted | DroneFlightEnded):
+        found = compiled.drones.get(data.authorisation)
+        problem = "référence inconnue"
+        if found is not None:
+            auth, territory = found
+            if auth.operator is not agency:
+                problem = f"opérateur autorisé : {_agency(auth.operator)}"
+            elif not auth.window.contains(instant):
+                problem = (
+                    f"autorisé de {auth.window.start.isoformat()} à {auth.window.end.isoformat()}"
+                )
+            elif not territory.contains(data.position.lon, data.position.lat):
+                problem = "position hors des secteurs autorisés"
+            elif isinstance(data, DroneFlightStarted) and data.max_altitude_m > auth.max_altitude_m:
+                problem = f"plafond autorisé {auth.max_altitude_m} m"
+            else:
+                return
+        failures.append((ReasonCode.DRONE_NOT_AUTHORISED, f"{data.authorisation} : {problem}"))
+    elif isinstance(data, VideoExtractRequested | VideoExtractGranted):
+        found_extract = compiled.video_extracts.get(data.authorisation)
+        ok = False
+        if found_extract is not None:
+            extract, territory = found_extract
+            entitled = (
+                agency in extract.requesters
+                if isinstance(data, VideoExtractRequested)
+                else agency is extract.granted_by
+            )
+            ok = (
+                entitled
+                and extract.window.contains(instant)
+                and territory.contains(data.position.lon, data.position.lat)
+            )
+        if not ok:
+            failures.append((ReasonCode.VIDEO_EXTRACT_NOT_AUTHORISED, data.authorisation))
+    elif isinstance(data, VideoAnalyticsAlerted) and not any(
+        auth.operator is agency
+        and data.category in auth.categories
+        and auth.window.contains(instant)
+        and territory.contains(data.position.lon, data.position.lat)
+        for auth, territory in compiled.video_analytics
+    ):
+        failures.append((ReasonCode.VIDEO_ANALYTICS_NOT_AUTHORISED, data.camera))
+
+
+def _check_incident_flow(
+    envelope: Envelope,
+    data: EventPayload,
+    compiled: CompiledCharter,
+    situation: Situation,
+    failures: list[Failure],
+) -> tuple[Agency, ...]:
+    """Assignments without substitution; only the assignee acknowledges or declines."""
+    if not isinstance(
+        data,
+        IncidentAssigned
+        | IncidentAcknowledged
+        | IncidentDeclined
+        | IncidentQualified
+        | IncidentResolved
+        | IncidentCorrected,
+    ):
+        return ()
+    incident = situation.incidents.get(data.incident)
+    if incident is None:
+        failures.append((ReasonCode.UNKNOWN_INCIDENT, data.incident))
+        return ()
+    if isinstance(data, IncidentAcknowledged | IncidentDeclined):
+        if incident.assignee is not envelope.agency:
+            failures.append(
+                (
+                    ReasonCode.NOT_ASSIGNEE,
+                    f"{data.incident} est affecté à "
+                    f"{_agency(incident.assignee) if incident.assignee else 'personne'}",
+                )
+            )
+        return ()
+    if not isinstance(data, IncidentAssigned):
+        return ()
+    competent = competent_agencies(incident, compiled, envelope)
+    if data.assignee in competent:
+        assignee = compiled.actors[data.assignee]
+        if data.assignee_unit is not None and data.assignee_unit not in assignee.units:
+            failures.append(
+                (ReasonCode.UNKNOWN_UNIT, f"{data.assignee_unit} ({_agency(data.assignee)})")
+            )
+        return competent
+    named = ", ".join(_agency(a) for a in competent) or "aucun service de la charte"
+    failures.append(
+        (
+            ReasonCode.ASSIGNEE_NOT_COMPETENT,
+            f"{_agency(data.assignee)} pour {CATEGORY_LABELS[incident.category]} ; "
+            f"compétent(s) : {named}",
+        )
+    )
+    armed = incident.armed_threat or incident.category in ARMED_CATEGORIES
+    violent = armed or incident.category in VIOLENT_CATEGORIES
+    target = compiled.actors.get(data.assignee)
+    if armed and (target is None or not target.armed):
+        failures.append((ReasonCode.ARMED_THREAT_REQUIRES_ARMED_FORCE, _agency(data.assignee)))
+    if violent and data.assignee in NEVER_ON_VIOLENCE:
+        failures.append((ReasonCode.VIOLENT_SITUATION_FORBIDDEN, _agency(data.assignee)))
+    return competent
+
+
+def competent_agencies(
+    incident: IncidentState, compiled: CompiledCharter, envelope: Envelope
+) -> tuple[Agency, ...]:
+    """Agencies that may take an incident: competent for its category, holding its place,
+    armed if it is armed, never mediation or private security on violence, on duty now."""
+    armed = incident.armed_threat or incident.category in ARMED_CATEGORIES
+    violent = armed or incident.category in VIOLENT_CATEGORIES
+    position = incident.position
+    return tuple(
+        agency
+        for agency, actor in compiled.actors.items()
+        if _handles(actor, incident.category)
+        and actor.territory.contains(position.lon, position.lat)
+        and (actor.armed or not armed)
+        and not (violent and agency in NEVER_ON_VIOLENCE)
+        and actor.window.contains(envelope.time)
+    )
+
+
+def _handles(actor: CompiledActor, category: IncidentCategory) -> bool:
+    return category in actor.categories and "fr.interforces.incident.acknowledged" in actor.events
+
+
+# --- distribution -------------------------------------------------------------------------
+
+
+def _deliveries(envelope: Envelope, compiled: CompiledCharter) -> tuple[Delivery, ...]:
+    """Every entitled recipient of an accepted event, each with its redaction.
+
+    Doctrine first: the crisis cell and the proposer always; exercise control in exercises;
+    restricted events nowhere else; an inject to its target; then the charter's rules, first
+    match per recipient, with private security bound to its own sectors and public alerts.
+    """
+    data = envelope.data
+    traits = type(data).TRAITS
+    out = {Agency.CRISIS_CELL: Delivery(Agency.CRISIS_CELL)}
+    if envelope.agency in compiled.actors:
+        out[envelope.agency] = Delivery(envelope.agency)
+    if envelope.mode is Mode.EXERCISE and Agency.EXERCISE_CONTROL in compiled.actors:
+        out[Agency.EXERCISE_CONTROL] = Delivery(Agency.EXERCISE_CONTROL)
+    if traits.restricted_audience:
+        return tuple(out.values())
+    if isinstance(data, ExerciseInjected) and data.target in compiled.actors:
+        out.setdefault(data.target, Delivery(data.target))
+    public_alert = fnmatchcase(envelope.type, _PUBLIC_ALERT_PATTERN)
+    position = getattr(data, "position", None)
+    for agency, actor in compiled.actors.items():
+        if agency in out:
+            continue
+        rule = next(
+            (
+                r
+                for r in compiled.charter.distribution
+                if agency in r.recipients and any(fnmatchcase(envelope.type, t) for t in r.types)
+            ),
+            None,
+        )
+        if rule is None:
+            continue
+        own = _in_sectors(envelope.sector, position, actor)
+        if rule.scope == "own_sectors" and not own:
+            continue
+        if (
+            agency in PRIVATE_ACTORS
+            and not public_alert
+            and (not own or envelope.classification is Classification.RESTRICTED)
+        ):
+            continue
+        out[agency] = Delivery(
+            agency, rule.remove, tuple((c.field, c.decimals) for c in rule.coarsen)
+        )
+    return tuple(out.values())
+
+
+def _in_sectors(sector: str | None, position: object, actor: CompiledActor) -> bool:
+    if sector is not None and sector in actor.sectors:
+        return True
+    return isinstance(position, GeoPoint) and actor.territory.contains(position.lon, position.lat)
+
+
+def _agency(agency: Agency) -> str:
+    return AGENCY_LABELS[agency]
