@@ -1,7 +1,39 @@
-"""`interforces perimeter` commands."""
+"""`interforces perimeter` commands: dry-run a charter on sample proposals."""
 
 from __future__ import annotations
 
-import typer
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from rich.console import Console
+
+from contracts.charter import load_charter
+from contracts.errors import CharterError
+from services.coordinator.perimeter import compile_charter
+from services.coordinator.perimeter.dry_run import decide_lines
+
+app = typer.Typer(no_args_is_help=True, help="Decide proposals against a charter.")
+
+
+@app.command()
+def decide(
+    charter: Annotated[Path, typer.Option(help="Charter YAML file.", exists=True, dir_okay=False)],
+) -> None:
+    """Read proposals as JSON lines on stdin; write one decision per line on stdout.
+
+    A line is a bare CloudEvent, or {"event": …, "subject": …, "credentials_agency": …,
+    "received_at": …}. Exit 0 when every proposal is accepted, 1 when any is rejected.
+    """
+    try:
+        compiled = compile_charter(load_charter(charter))
+    except CharterError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    rejected = 0
+    for decision in decide_lines(sys.stdin, compiled):
+        rejected += decision["outcome"] == "rejected"
+        sys.stdout.write(json.dumps(decision, ensure_ascii=False) + "\n")
+    raise typer.Exit(1 if rejected else 0)
