@@ -14,6 +14,7 @@ Streams are one per mode and role: `IFC_LIVE_TIMELINE`, `IFC_EXERCISE_PROPOSALS`
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -154,8 +155,9 @@ class ProposalSubject:
     event_type: str
 
 
+@lru_cache(maxsize=4096)
 def parse_proposal(subject: str) -> ProposalSubject:
-    """Parse a proposal subject, or raise `SubjectError`."""
+    """Parse a proposal subject, or raise `SubjectError` (cached: subjects repeat)."""
     parts = subject.split(".")
     if len(parts) != 7 or parts[0] != ROOT or parts[3] != Channel.PROPOSAL:
         raise SubjectError(f"{subject!r} is not a proposal subject")

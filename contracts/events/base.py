@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -94,14 +96,15 @@ class EventPayload(BaseModel):
         return upcast
 
     @classmethod
+    @cache
     def holder_only_fields(cls) -> Mapping[str, Agency]:
-        """Fields that only one agency may hold, with that agency."""
+        """Fields that only one agency may hold, with that agency (computed once per class)."""
         held: dict[str, Agency] = {}
         for name, info in cls.model_fields.items():
             extra = info.json_schema_extra
             if isinstance(extra, dict) and HOLDER_KEY in extra:
                 held[name] = Agency(str(extra[HOLDER_KEY]))
-        return held
+        return MappingProxyType(held)
 
 
 def held_by(agency: Agency) -> dict[str, Any]:

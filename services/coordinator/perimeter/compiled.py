@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import Any
 
 import shapely
@@ -13,12 +14,14 @@ from shapely.geometry import shape
 from contracts.charter import (
     Actor,
     Charter,
+    DistributionRule,
     DroneAuthorisation,
     TimeWindow,
     Unit,
     VideoAnalyticsAuthorisation,
     VideoExtractAuthorisation,
 )
+from contracts.events.catalogue import EVENT_TYPES
 from contracts.vocabulary import Agency, Capability, IncidentCategory
 
 Geometry = Any  # shapely geometries are untyped
@@ -72,6 +75,16 @@ class CompiledActor:
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """A recipient of an event type under the charter's distribution: its first matching rule."""
+
+    actor: CompiledActor
+    rule: DistributionRule
+    remove: tuple[str, ...]
+    coarsen: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledCharter:
     """Everything `decide` reads, precomputed once per charter."""
 
@@ -81,6 +94,7 @@ class CompiledCharter:
     drones: Mapping[str, tuple[DroneAuthorisation, Territory]]
     video_extracts: Mapping[str, tuple[VideoExtractAuthorisation, Territory]]
     video_analytics: tuple[tuple[VideoAnalyticsAuthorisation, Territory], ...]
+    routes: Mapping[str, tuple[Route, ...]]
 
 
 def compile_charter(charter: Charter) -> CompiledCharter:
@@ -109,6 +123,7 @@ def compile_charter(charter: Charter) -> CompiledCharter:
         for actor in charter.actors
     }
     auth = charter.authorisations
+    routes = {event_type: _routes(event_type, actors, charter) for event_type in EVENT_TYPES}
     return CompiledCharter(
         charter=charter,
         actors=actors,
@@ -116,4 +131,25 @@ def compile_charter(charter: Charter) -> CompiledCharter:
         drones={d.reference: (d, territory(d.sectors)) for d in auth.drones},
         video_extracts={v.reference: (v, territory(v.sectors)) for v in auth.video_extracts},
         video_analytics=tuple((a, territory(a.sectors)) for a in auth.video_analytics),
+        routes=routes,
     )
+
+
+def _routes(
+    event_type: str, actors: Mapping[Agency, CompiledActor], charter: Charter
+) -> tuple[Route, ...]:
+    """For one event type, each actor's first matching distribution rule (first match wins)."""
+    found: list[Route] = []
+    for agency, actor in actors.items():
+        rule = next(
+            (
+                r
+                for r in charter.distribution
+                if agency in r.recipients and any(fnmatchcase(event_type, t) for t in r.types)
+            ),
+            None,
+        )
+        if rule is not None:
+            coarsen = tuple((c.field, c.decimals) for c in rule.coarsen)
+            found.append(Route(actor, rule, rule.remove, coarsen))
+    return tuple(found)

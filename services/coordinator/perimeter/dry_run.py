@@ -106,7 +106,9 @@ def _proposal(line: str) -> Proposal:
         wrapper = ProposalLine.model_validate(document)
         envelope = envelope_from_mapping(wrapper.event)
     except ValidationError as exc:
-        raise _LineError(ReasonCode.MALFORMED, str(exc.errors(include_url=False)[0]["msg"])) from exc
+        raise _LineError(
+            ReasonCode.MALFORMED, str(exc.errors(include_url=False)[0]["msg"])
+        ) from exc
     except EnvelopeError as exc:
         raise _LineError(ReasonCode(exc.code), exc.message) from exc
     try:

@@ -7,12 +7,15 @@ nothing else: no clock, no I/O.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
+from typing import cast
 
 from contracts.envelope import Envelope
 from contracts.errors import SubjectError
-from contracts.events.base import EventPayload
+from contracts.events.base import EventPayload, EventTraits
+from contracts.events.catalogue import EVENT_CLASSES
 from contracts.events.exercise import ExerciseInjected
 from contracts.events.incidents import (
     IncidentAcknowledged,
@@ -58,29 +61,92 @@ Failure = tuple[ReasonCode, str]
 _PUBLIC_ALERT_PATTERN = "fr.interforces.public_alert.*"
 _CATEGORY_EVENTS = (IncidentReported, IncidentQualified, IncidentCorrected, SiteIncidentReported)
 _REPORTS = (IncidentReported, SiteIncidentReported)
+_INCIDENT_FLOW = (
+    IncidentAssigned,
+    IncidentAcknowledged,
+    IncidentDeclined,
+    IncidentQualified,
+    IncidentResolved,
+    IncidentCorrected,
+)
+_AUTHORISED = (
+    DroneFlightStarted,
+    DroneFlightEnded,
+    VideoExtractRequested,
+    VideoExtractGranted,
+    VideoAnalyticsAlerted,
+)
+_SPECIAL_KIND = (PublicAlertIssued,)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What each check needs to know of an event class, computed once so that the hot path
+    skips the checks that cannot apply (and never asks pydantic for a missing attribute)."""
+
+    traits: EventTraits
+    kind_check: bool
+    has_unit: bool
+    has_position: bool
+    has_category: bool
+    is_report: bool
+    incident_flow: bool
+    authorised: bool
+    holder_fields: tuple[str, ...]
+    public_alert: bool
+
+
+def _facts_of(cls: type[EventPayload]) -> _Facts:
+    traits = cls.TRAITS
+    fields = cls.model_fields
+    return _Facts(
+        traits=traits,
+        kind_check=(
+            traits.coordinator_only
+            or not traits.shareable
+            or traits.exercise_only
+            or issubclass(cls, _SPECIAL_KIND)
+        ),
+        has_unit="unit" in fields,
+        has_position="position" in fields,
+        has_category=issubclass(cls, _CATEGORY_EVENTS),
+        is_report=issubclass(cls, _REPORTS),
+        incident_flow=issubclass(cls, _INCIDENT_FLOW),
+        authorised=issubclass(cls, _AUTHORISED),
+        holder_fields=tuple(cls.holder_only_fields()),
+        public_alert=fnmatchcase(fields["type"].default, _PUBLIC_ALERT_PATTERN),
+    )
+
+
+_FACTS: dict[type[EventPayload], _Facts] = {cls: _facts_of(cls) for cls in EVENT_CLASSES}
 
 
 def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) -> Decision:
     """Decide a proposal: accepted with its deliveries, or refused with every reason."""
     envelope = proposal.envelope
     data = envelope.data
+    facts = _FACTS[type(data)]
     failures: list[Failure] = []
     competent: tuple[Agency, ...] = ()
 
-    _check_kind(data, envelope, failures)
+    if facts.kind_check:
+        _check_kind(data, envelope, failures)
     _check_identity(proposal, failures)
     _check_operation(envelope, compiled, failures)
     actor = compiled.actors.get(envelope.agency)
     if actor is None:
         failures.append((ReasonCode.UNKNOWN_ACTOR, _agency(envelope.agency)))
     else:
-        _check_units(envelope, actor, failures)
-        _check_competence(data, actor, failures)
-        _check_territory(envelope, data, actor, compiled, failures)
+        position = _position(data, facts)
+        _check_units(envelope, facts, actor, failures)
+        _check_competence(data, facts, actor, failures)
+        _check_territory(envelope, position, actor, compiled, failures)
         _check_time(proposal, actor, compiled, failures)
-        _check_capability(data, actor, failures)
-        _check_authorisations(envelope, data, compiled, failures)
-        competent = _check_incident_flow(envelope, data, compiled, situation, failures)
+        _check_capability(facts, actor, failures)
+        if facts.authorised:
+            _check_authorisations(envelope, data, compiled, failures)
+        if facts.incident_flow:
+            competent = _check_incident_flow(envelope, data, compiled, situation, failures)
 
     if failures:
         reasons = tuple(
@@ -96,12 +162,13 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
         return Decision(
             proposal, reasons=reasons, deliveries=tuple(to), competent_agencies=competent
         )
-    withheld = tuple(
-        name
-        for name, holder in type(data).holder_only_fields().items()
-        if getattr(data, name) is not None
-    )
-    return Decision(proposal, deliveries=_deliveries(envelope, compiled), withheld=withheld)
+    withheld = tuple(n for n in facts.holder_fields if getattr(data, n) is not None)
+    return Decision(proposal, deliveries=_deliveries(envelope, facts, compiled), withheld=withheld)
+
+
+def _position(data: EventPayload, facts: _Facts) -> GeoPoint | None:
+    """The event's position, read only from classes that have the field."""
+    return cast("GeoPoint | None", getattr(data, "position")) if facts.has_position else None  # noqa: B009
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -179,8 +246,13 @@ def _check_operation(
         )
 
 
-def _check_units(envelope: Envelope, actor: CompiledActor, failures: list[Failure]) -> None:
-    units = {u for u in (envelope.unit, getattr(envelope.data, "unit", None)) if u is not None}
+def _check_units(
+    envelope: Envelope, facts: _Facts, actor: CompiledActor, failures: list[Failure]
+) -> None:
+    own: str | None = getattr(envelope.data, "unit") if facts.has_unit else None  # noqa: B009
+    if envelope.unit is None and own is None:
+        return
+    units = {u for u in (envelope.unit, own) if u is not None}
     for unit in units:
         if unit not in actor.units:
             failures.append((ReasonCode.UNKNOWN_UNIT, f"{unit} ({_agency(actor.agency)})"))
@@ -193,12 +265,14 @@ def _check_units(envelope: Envelope, actor: CompiledActor, failures: list[Failur
         failures.append((ReasonCode.UNIT_NOT_ARMED, data.unit))
 
 
-def _check_competence(data: EventPayload, actor: CompiledActor, failures: list[Failure]) -> None:
+def _check_competence(
+    data: EventPayload, facts: _Facts, actor: CompiledActor, failures: list[Failure]
+) -> None:
     if data.type not in actor.events:
         failures.append((ReasonCode.NOT_COMPETENT_TYPE, f"{_agency(actor.agency)} : {data.type}"))
-    if isinstance(data, _CATEGORY_EVENTS) and data.category is not None:
+    if facts.has_category and isinstance(data, _CATEGORY_EVENTS) and data.category is not None:
         allowed = actor.categories
-        if isinstance(data, _REPORTS):
+        if facts.is_report:
             allowed = allowed | actor.witness_categories
         if data.category not in allowed:
             failures.append(
@@ -211,13 +285,12 @@ def _check_competence(data: EventPayload, actor: CompiledActor, failures: list[F
 
 def _check_territory(
     envelope: Envelope,
-    data: EventPayload,
+    position: GeoPoint | None,
     actor: CompiledActor,
     compiled: CompiledCharter,
     failures: list[Failure],
 ) -> None:
-    position = getattr(data, "position", None)
-    if isinstance(position, GeoPoint) and not actor.territory.contains(position.lon, position.lat):
+    if position is not None and not actor.territory.contains(position.lon, position.lat):
         failures.append(
             (
                 ReasonCode.OUTSIDE_TERRITORY,
@@ -229,9 +302,7 @@ def _check_territory(
         return
     if sector not in actor.sectors:
         failures.append((ReasonCode.UNKNOWN_SECTOR, f"{sector} ({_agency(actor.agency)})"))
-    elif isinstance(position, GeoPoint) and not compiled.sectors[sector].contains(
-        position.lon, position.lat
-    ):
+    elif position is not None and not compiled.sectors[sector].contains(position.lon, position.lat):
         failures.append((ReasonCode.SECTOR_POSITION_MISMATCH, sector))
 
 
@@ -261,8 +332,8 @@ def _check_time(
         )
 
 
-def _check_capability(data: EventPayload, actor: CompiledActor, failures: list[Failure]) -> None:
-    needed = type(data).TRAITS.capability
+def _check_capability(facts: _Facts, actor: CompiledActor, failures: list[Failure]) -> None:
+    needed = facts.traits.capability
     if needed is not None and needed not in actor.capabilities:
         failures.append(
             (ReasonCode.MISSING_CAPABILITY, f"{_agency(actor.agency)} : {needed.value}")
@@ -404,7 +475,9 @@ def _handles(actor: CompiledActor, category: IncidentCategory) -> bool:
 # --- distribution -------------------------------------------------------------------------
 
 
-def _deliveries(envelope: Envelope, compiled: CompiledCharter) -> tuple[Delivery, ...]:
+def _deliveries(
+    envelope: Envelope, facts: _Facts, compiled: CompiledCharter
+) -> tuple[Delivery, ...]:
     """Every entitled recipient of an accepted event, each with its redaction.
 
     Doctrine first: the crisis cell and the proposer always; exercise control in exercises;
@@ -412,50 +485,37 @@ def _deliveries(envelope: Envelope, compiled: CompiledCharter) -> tuple[Delivery
     match per recipient, with private security bound to its own sectors and public alerts.
     """
     data = envelope.data
-    traits = type(data).TRAITS
     out = {Agency.CRISIS_CELL: Delivery(Agency.CRISIS_CELL)}
     if envelope.agency in compiled.actors:
         out[envelope.agency] = Delivery(envelope.agency)
     if envelope.mode is Mode.EXERCISE and Agency.EXERCISE_CONTROL in compiled.actors:
         out[Agency.EXERCISE_CONTROL] = Delivery(Agency.EXERCISE_CONTROL)
-    if traits.restricted_audience:
+    if facts.traits.restricted_audience:
         return tuple(out.values())
     if isinstance(data, ExerciseInjected) and data.target in compiled.actors:
         out.setdefault(data.target, Delivery(data.target))
-    public_alert = fnmatchcase(envelope.type, _PUBLIC_ALERT_PATTERN)
-    position = getattr(data, "position", None)
-    for agency, actor in compiled.actors.items():
-        if agency in out:
-            continue
-        rule = next(
-            (
-                r
-                for r in compiled.charter.distribution
-                if agency in r.recipients and any(fnmatchcase(envelope.type, t) for t in r.types)
-            ),
-            None,
-        )
-        if rule is None:
+    position = _position(data, facts)
+    for route in compiled.routes[envelope.type]:
+        actor, rule = route.actor, route.rule
+        if actor.agency in out:
             continue
         own = _in_sectors(envelope.sector, position, actor)
         if rule.scope == "own_sectors" and not own:
             continue
         if (
-            agency in PRIVATE_ACTORS
-            and not public_alert
+            actor.agency in PRIVATE_ACTORS
+            and not facts.public_alert
             and (not own or envelope.classification is Classification.RESTRICTED)
         ):
             continue
-        out[agency] = Delivery(
-            agency, rule.remove, tuple((c.field, c.decimals) for c in rule.coarsen)
-        )
+        out[actor.agency] = Delivery(actor.agency, route.remove, route.coarsen)
     return tuple(out.values())
 
 
-def _in_sectors(sector: str | None, position: object, actor: CompiledActor) -> bool:
+def _in_sectors(sector: str | None, position: GeoPoint | None, actor: CompiledActor) -> bool:
     if sector is not None and sector in actor.sectors:
         return True
-    return isinstance(position, GeoPoint) and actor.territory.contains(position.lon, position.lat)
+    return position is not None and actor.territory.contains(position.lon, position.lat)
 
 
 def _agency(agency: Agency) -> str:
