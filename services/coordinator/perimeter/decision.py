@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.envelope import Envelope
@@ -40,14 +40,15 @@ class Decision:
 
     Accepted: `deliveries` lists every entitled recipient with its redaction, `withheld`
     the fields only their holder may keep (stripped from the record). Rejected: `reasons`
-    lists every failing check; the violation record goes to the crisis cell and the proposer.
+    lists every failing check; the violation record goes to the crisis cell and to the
+    publisher named by the credentials.
     """
 
     proposal: Proposal
     reasons: tuple[Reason, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
     withheld: tuple[str, ...] = ()
-    competent_agencies: tuple[Agency, ...] = field(default=())
+    competent_agencies: tuple[Agency, ...] = ()
 
     @property
     def accepted(self) -> bool:

@@ -156,11 +156,15 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
             )
             for code, detail in failures
         )
-        to = [Delivery(Agency.CRISIS_CELL)]
-        if envelope.agency is not Agency.CRISIS_CELL and envelope.agency in compiled.actors:
-            to.append(Delivery(envelope.agency))
+        # The refusal goes to the crisis cell and to whoever really published (the
+        # credentials), not to an agency the envelope may be impersonating.
+        publisher = proposal.credentials_agency
+        to = dict.fromkeys((Agency.CRISIS_CELL, publisher or Agency.CRISIS_CELL))
         return Decision(
-            proposal, reasons=reasons, deliveries=tuple(to), competent_agencies=competent
+            proposal,
+            reasons=reasons,
+            deliveries=tuple(Delivery(a) for a in to),
+            competent_agencies=competent,
         )
     withheld = tuple(n for n in facts.holder_fields if getattr(data, n) is not None)
     return Decision(proposal, deliveries=_deliveries(envelope, facts, compiled), withheld=withheld)
@@ -318,9 +322,8 @@ def _check_time(
         failures.append(
             (
                 ReasonCode.OUTSIDE_ACTOR_WINDOW,
-                f"{_agency(actor.agency)} {envelope.unit or ''} à {instant.isoformat()}".replace(
-                    "  ", " "
-                ),
+                " ".join(filter(None, (_agency(actor.agency), envelope.unit)))
+                + f" à {instant.isoformat()}",
             )
         )
     if instant > proposal.received_at + timedelta(seconds=charter.future_tolerance_s):
