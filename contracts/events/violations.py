@@ -29,7 +29,10 @@ class PerimeterViolated(EventPayload):
     type: Literal["fr.interforces.perimeter.violated"] = "fr.interforces.perimeter.violated"
     proposal_id: str = Field(max_length=128, description="Id of the refused proposal.")
     proposal_type: str = Field(max_length=200, description="Type of the refused proposal.")
-    proposer: Agency | None = Field(description="Agency that proposed it, when known.")
+    proposer: Agency | None = Field(description="Agency the proposal claimed to come from.")
+    credentials_agency: Agency | None = Field(
+        default=None, description="Agency of the credentials it was really published with."
+    )
     proposal_subject: ShortText | None = Field(
         default=None, description="NATS subject it was proposed on."
     )

@@ -42,6 +42,7 @@ def record_of(decision: Decision) -> Envelope:
         proposal_id=envelope.id,
         proposal_type=envelope.type,
         proposer=envelope.agency,
+        credentials_agency=proposal.credentials_agency,
         proposal_subject=proposal_subject,
         reasons=decision.reasons,
         competent_agencies=decision.competent_agencies,
