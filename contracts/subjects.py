@@ -14,9 +14,9 @@ Streams are one per mode and role: `IFC_LIVE_TIMELINE`, `IFC_EXERCISE_PROPOSALS`
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from contracts.errors import SubjectError
 from contracts.events.base import EVENT_TYPE_PREFIX

@@ -42,8 +42,14 @@ def _problems(
     exc: ValidationError, lines: dict[Location, int], source: str
 ) -> list[CharterProblem]:
     problems: list[CharterProblem] = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
         loc = tuple(error["loc"])
+        if error["type"] == "too_short" and any(
+            len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc
+            for other in errors
+        ):
+            continue  # a list emptied by its failing items: the items' errors say it all
         if error["type"] == CROSS_REFERENCE_ERROR:
             for sub_loc, message in error["ctx"]["problems"]:
                 full = (*loc, *sub_loc)

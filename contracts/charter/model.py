@@ -113,7 +113,7 @@ class Sector(BaseModel):
     def _valid_geometry(self) -> Sector:
         shape = shapely.geometry.shape(self.geometry.model_dump())
         if not shape.is_valid:
-            raise ValueError(f"invalid geometry: {shapely.validation.explain_validity(shape)}")
+            raise ValueError(f"invalid geometry: {shapely.is_valid_reason(shape)}")
         if shape.area == 0:
             raise ValueError("geometry has no area")
         return self
