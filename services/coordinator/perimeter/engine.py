@@ -167,7 +167,15 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
             competent_agencies=competent,
         )
     withheld = tuple(n for n in facts.holder_fields if getattr(data, n) is not None)
-    return Decision(proposal, deliveries=_deliveries(envelope, facts, compiled), withheld=withheld)
+    where = _position(data, facts)
+    if where is None and facts.incident_flow:
+        # An assignment or acknowledgement has no place of its own: it happens where its
+        # incident is, so that "own sectors" recipients (the reporter) follow its handling.
+        known = situation.incidents.get(getattr(data, "incident"))  # noqa: B009
+        where = known.position if known is not None else None
+    return Decision(
+        proposal, deliveries=_deliveries(envelope, facts, compiled, where), withheld=withheld
+    )
 
 
 def _position(data: EventPayload, facts: _Facts) -> GeoPoint | None:
@@ -479,7 +487,7 @@ def _handles(actor: CompiledActor, category: IncidentCategory) -> bool:
 
 
 def _deliveries(
-    envelope: Envelope, facts: _Facts, compiled: CompiledCharter
+    envelope: Envelope, facts: _Facts, compiled: CompiledCharter, position: GeoPoint | None
 ) -> tuple[Delivery, ...]:
     """Every entitled recipient of an accepted event, each with its redaction.
 
@@ -497,7 +505,6 @@ def _deliveries(
         return tuple(out.values())
     if isinstance(data, ExerciseInjected) and data.target in compiled.actors:
         out.setdefault(data.target, Delivery(data.target))
-    position = _position(data, facts)
     for route in compiled.routes[envelope.type]:
         actor, rule = route.actor, route.rule
         if actor.agency in out:
