@@ -30,6 +30,7 @@ from contracts.reasons import ReasonCode
 HEADER_PREFIX = "ce-"
 CONTENT_TYPE_HEADER = "content-type"
 _ATTRIBUTES = frozenset(CORE_ATTRIBUTES + EXTENSION_ATTRIBUTES) - {"datacontenttype"}
+_FORBIDDEN_HEADERS = frozenset({HEADER_PREFIX + "data", HEADER_PREFIX + "datacontenttype"})
 
 #: Printable ASCII except space, `"` and `%` go as they are; everything else is %XX of UTF-8.
 _SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
@@ -63,7 +64,7 @@ def from_structured(raw: bytes | str) -> Envelope:
     """Decode CloudEvents JSON into an envelope, or raise `EnvelopeError`."""
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise EnvelopeError(ReasonCode.MALFORMED, f"not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise EnvelopeError(ReasonCode.MALFORMED, "a CloudEvent must be a JSON object")
@@ -75,6 +76,11 @@ def from_binary(headers: Mapping[str, str], body: bytes) -> Envelope:
     attributes: dict[str, Any] = {}
     for key, value in headers.items():
         name = key.lower()
+        if name in _FORBIDDEN_HEADERS:
+            raise EnvelopeError(
+                ReasonCode.INVALID_ENVELOPE,
+                f"header {key}: data travels in the body and its type in content-type",
+            )
         if name == CONTENT_TYPE_HEADER:
             attributes["datacontenttype"] = value.split(";")[0].strip()
         elif name.startswith(HEADER_PREFIX):
@@ -91,7 +97,7 @@ def from_binary(headers: Mapping[str, str], body: bytes) -> Envelope:
         )
     try:
         attributes["data"] = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise EnvelopeError(ReasonCode.MALFORMED, f"body is not JSON: {exc}") from exc
     return envelope_from_mapping(attributes)
 

@@ -22,6 +22,8 @@ EXTENSION_ATTRIBUTES = (
     "recordedtime",
     "sequence",
 )
+#: RFC 3986 URI-reference characters, with percent-escapes well formed.
+URI_REFERENCE_PATTERN = r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
 CONTENT_TYPE_JSON: Final = "application/json"
 CONTENT_TYPE_STRUCTURED = "application/cloudevents+json"
 
@@ -39,7 +41,7 @@ class Envelope(BaseModel):
     source: str = Field(
         min_length=1,
         max_length=256,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=URI_REFERENCE_PATTERN,
         description="CloudEvents source: URI-reference of the emitter (agency service, unit).",
     )
     specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents version.")
@@ -47,6 +49,7 @@ class Envelope(BaseModel):
     time: AwareDatetime = Field(description="When it happened (occurrence time), RFC 3339.")
     subject: str | None = Field(
         default=None,
+        min_length=1,
         max_length=256,
         pattern=r"^[^\x00-\x1f\x7f]*$",
         description="CloudEvents subject: what the event is about (incident, unit, perimeter).",

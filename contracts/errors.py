@@ -19,19 +19,6 @@ class EnvelopeError(ContractError):
         self.message = message
 
 
-class SchemaVersionError(EnvelopeError):
-    """A payload carries a schema version this code cannot read (too new, or no upcaster)."""
-
-    def __init__(self, event_type: str, version: object, current: int) -> None:
-        super().__init__(
-            "unsupported_schema_version",
-            f"{event_type}: schema version {version!r} is not readable (current is {current})",
-        )
-        self.event_type = event_type
-        self.version = version
-        self.current = current
-
-
 class SubjectError(ContractError):
     """A NATS subject token is invalid or a subject does not parse."""
 

@@ -102,20 +102,20 @@ def replay(session: str, operation: str, event_type: str) -> str:
 
 def proposals_of(mode: Mode, agency: Agency | None = None, operation: str | None = None) -> str:
     """Pattern of proposals, optionally of one agency and one operation."""
-    op = _token(operation, "operation") if operation else "*"
+    op = _token(operation, "operation") if operation is not None else "*"
     who = agency.value if agency else "*"
     return f"{ROOT}.{mode.value}.{op}.{Channel.PROPOSAL}.{who}.>"
 
 
 def timeline_of(mode: Mode, operation: str | None = None) -> str:
     """Pattern of the timeline of one mode, optionally one operation."""
-    op = _token(operation, "operation") if operation else "*"
+    op = _token(operation, "operation") if operation is not None else "*"
     return f"{ROOT}.{mode.value}.{op}.{Channel.TIMELINE}.>"
 
 
 def feed_of(mode: Mode, recipient: Agency, operation: str | None = None) -> str:
     """Pattern of one recipient's feed."""
-    op = _token(operation, "operation") if operation else "*"
+    op = _token(operation, "operation") if operation is not None else "*"
     return f"{ROOT}.{mode.value}.{op}.{Channel.FEED}.{recipient.value}.>"
 
 
@@ -126,7 +126,7 @@ def feeds_of(mode: Mode) -> str:
 
 def replay_of(session: str | None = None) -> str:
     """Pattern of one replay session, or all."""
-    return f"{ROOT}.{REPLAY}.{_token(session, 'replay session') if session else '*'}.>"
+    return f"{ROOT}.{REPLAY}.{_token(session, 'replay session') if session is not None else '*'}.>"
 
 
 def stream_name(mode: Mode, role: StreamRole) -> str:
@@ -167,9 +167,8 @@ def parse_proposal(subject: str) -> ProposalSubject:
     except ValueError as exc:
         raise SubjectError(f"{subject!r}: {exc}") from exc
     _token(parts[2], "operation")
+    event_type = f"{EVENT_TYPE_PREFIX}{parts[5]}.{parts[6]}"
+    type_tokens(event_type)
     return ProposalSubject(
-        mode=mode,
-        operation=OperationId(parts[2]),
-        agency=agency,
-        event_type=f"{EVENT_TYPE_PREFIX}{parts[5]}.{parts[6]}",
+        mode=mode, operation=OperationId(parts[2]), agency=agency, event_type=event_type
     )

@@ -64,9 +64,11 @@ class EventPayload(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        field = cls.model_fields["schema_version"]
-        if field.default != cls.SCHEMA_VERSION:
-            field.default = cls.SCHEMA_VERSION
+        version = cls.model_fields["schema_version"]
+        kind = cls.model_fields["type"]
+        if version.default != cls.SCHEMA_VERSION or kind.description is None:
+            version.default = cls.SCHEMA_VERSION
+            kind.description = f"CloudEvents type: always `{kind.default}`."
             cls.model_rebuild(force=True)
 
     @model_validator(mode="before")
@@ -74,7 +76,8 @@ class EventPayload(BaseModel):
     def _upcast(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        version = data.get("schema_version", cls.SCHEMA_VERSION)
+        # A payload without a version predates versioning: it is version 1.
+        version = data.get("schema_version", 1)
         if version == cls.SCHEMA_VERSION:
             return data
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:

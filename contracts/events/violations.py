@@ -29,7 +29,9 @@ class PerimeterViolated(EventPayload):
     type: Literal["fr.interforces.perimeter.violated"] = "fr.interforces.perimeter.violated"
     proposal_id: str = Field(max_length=128, description="Id of the refused proposal.")
     proposal_type: str = Field(max_length=200, description="Type of the refused proposal.")
-    proposer: Agency | None = Field(description="Agency the proposal claimed to come from.")
+    proposer: Agency | None = Field(
+        default=None, description="Agency the proposal claimed to come from."
+    )
     credentials_agency: Agency | None = Field(
         default=None, description="Agency of the credentials it was really published with."
     )
