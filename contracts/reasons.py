@@ -54,6 +54,7 @@ class ReasonCode(StrEnum):
     UNKNOWN_INCIDENT = "unknown_incident"
     ASSIGNEE_NOT_COMPETENT = "assignee_not_competent"
     NOT_ASSIGNEE = "not_assignee"
+    INCIDENT_CLOSED = "incident_closed"
 
 
 #: The operator-facing wording of each code (French, as read in a crisis cell).
@@ -110,4 +111,5 @@ REASON_MESSAGES: dict[ReasonCode, str] = {
         "Affectation refusée : pas de substitution, le service désigné n'est pas compétent"
     ),
     ReasonCode.NOT_ASSIGNEE: "Seul le service affecté peut accuser réception ou décliner",
+    ReasonCode.INCIDENT_CLOSED: "Incident déjà clos : seule une correction reste possible",
 }

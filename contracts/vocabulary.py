@@ -132,11 +132,17 @@ class Capability(StrEnum):
 
 
 class Classification(StrEnum):
-    """How widely an event may circulate (envelope extension `classification`)."""
+    """How widely an event may circulate (envelope extension `classification`), from the
+    widest to the narrowest."""
 
     PUBLIC = "public"
     INTERNAL = "internal"
     RESTRICTED = "restricted"
+
+    def stricter(self, other: Classification) -> Classification:
+        """The narrower of two classifications."""
+        order = tuple(Classification)
+        return max(self, other, key=order.index)
 
 
 class UnitStatus(StrEnum):

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from contracts.envelope import Envelope
 from contracts.events.violations import Reason
+from contracts.ids import OperationId
 from contracts.reasons import ReasonCode
-from contracts.vocabulary import Agency
+from contracts.vocabulary import Agency, Classification, Mode
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +40,17 @@ class Decision:
     """The engine's verdict on one proposal.
 
     Accepted: `deliveries` lists every entitled recipient with its redaction, `withheld`
-    the fields only their holder may keep (stripped from the record). Rejected: `reasons`
+    the fields only their holder may keep (stripped from the record). `operation` and `mode`
+    are the charter's: a refusal is recorded where it was decided, never across the wall;
+    `classification` the stricter of the envelope's and the type's. Rejected: `reasons`
     lists every failing check; the violation record goes to the crisis cell and to the
     publisher named by the credentials.
     """
 
     proposal: Proposal
+    operation: OperationId
+    mode: Mode
+    classification: Classification
     reasons: tuple[Reason, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
     withheld: tuple[str, ...] = ()

@@ -128,6 +128,8 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
     facts = _FACTS[type(data)]
     failures: list[Failure] = []
     competent: tuple[Agency, ...] = ()
+    operation, mode = compiled.charter.operation.id, compiled.charter.operation.mode
+    classification = envelope.classification.stricter(facts.traits.classification)
 
     if facts.kind_check:
         _check_kind(data, envelope, failures)
@@ -162,6 +164,9 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
         to = dict.fromkeys((Agency.CRISIS_CELL, publisher or Agency.CRISIS_CELL))
         return Decision(
             proposal,
+            operation,
+            mode,
+            classification,
             reasons=reasons,
             deliveries=tuple(Delivery(a) for a in to),
             competent_agencies=competent,
@@ -174,8 +179,24 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
         known = situation.incidents.get(getattr(data, "incident"))  # noqa: B009
         where = known.position if known is not None else None
     return Decision(
-        proposal, deliveries=_deliveries(envelope, facts, compiled, where), withheld=withheld
+        proposal,
+        operation,
+        mode,
+        classification,
+        deliveries=_deliveries(envelope, facts, compiled, where, classification),
+        withheld=withheld,
     )
+
+
+_NO_UNIT: frozenset[str | None] = frozenset({None})
+
+
+def _units(envelope: Envelope) -> frozenset[str | None]:
+    """Units the proposal names (envelope and payload), or {None} when it names none."""
+    data = envelope.data
+    own = getattr(data, "unit") if _FACTS[type(data)].has_unit else None  # noqa: B009
+    named = frozenset(u for u in (envelope.unit, own) if u is not None)
+    return named or _NO_UNIT
 
 
 def _position(data: EventPayload, facts: _Facts) -> GeoPoint | None:
@@ -196,7 +217,8 @@ def _check_kind(data: EventPayload, envelope: Envelope, failures: list[Failure])
         failures.append((ReasonCode.EXERCISE_ONLY, envelope.type))
     if isinstance(data, PublicAlertIssued):
         exercise = envelope.mode is Mode.EXERCISE
-        if exercise != (data.status is CapStatus.EXERCISE):
+        expected = CapStatus.EXERCISE if exercise else CapStatus.ACTUAL
+        if data.status is not expected:
             failures.append(
                 (
                     ReasonCode.ALERT_STATUS_MODE_MISMATCH,
@@ -261,10 +283,9 @@ def _check_operation(
 def _check_units(
     envelope: Envelope, facts: _Facts, actor: CompiledActor, failures: list[Failure]
 ) -> None:
-    own: str | None = getattr(envelope.data, "unit") if facts.has_unit else None  # noqa: B009
-    if envelope.unit is None and own is None:
+    units = _units(envelope)
+    if units == _NO_UNIT:
         return
-    units = {u for u in (envelope.unit, own) if u is not None}
     for unit in units:
         if unit not in actor.units:
             failures.append((ReasonCode.UNKNOWN_UNIT, f"{unit} ({_agency(actor.agency)})"))
@@ -326,7 +347,7 @@ def _check_time(
     charter = compiled.charter
     if not charter.operation.window.contains(instant):
         failures.append((ReasonCode.OUTSIDE_OPERATION_WINDOW, instant.isoformat()))
-    elif not actor.on_duty(envelope.unit, instant):
+    elif not all(actor.on_duty(unit, instant) for unit in _units(envelope)):
         failures.append(
             (
                 ReasonCode.OUTSIDE_ACTOR_WINDOW,
@@ -422,6 +443,8 @@ def _check_incident_flow(
     if incident is None:
         failures.append((ReasonCode.UNKNOWN_INCIDENT, data.incident))
         return ()
+    if incident.resolved and not isinstance(data, IncidentCorrected):
+        failures.append((ReasonCode.INCIDENT_CLOSED, data.incident))
     if isinstance(data, IncidentAcknowledged | IncidentDeclined):
         if incident.assignee is not envelope.agency:
             failures.append(
@@ -487,7 +510,11 @@ def _handles(actor: CompiledActor, category: IncidentCategory) -> bool:
 
 
 def _deliveries(
-    envelope: Envelope, facts: _Facts, compiled: CompiledCharter, position: GeoPoint | None
+    envelope: Envelope,
+    facts: _Facts,
+    compiled: CompiledCharter,
+    position: GeoPoint | None,
+    classification: Classification,
 ) -> tuple[Delivery, ...]:
     """Every entitled recipient of an accepted event, each with its redaction.
 
@@ -515,7 +542,7 @@ def _deliveries(
         if (
             actor.agency in PRIVATE_ACTORS
             and not facts.public_alert
-            and (not own or envelope.classification is Classification.RESTRICTED)
+            and (not own or classification is Classification.RESTRICTED)
         ):
             continue
         out[actor.agency] = Delivery(actor.agency, route.remove, route.coarsen)

@@ -30,7 +30,11 @@ def record_of(decision: Decision) -> Envelope:
     proposal = decision.proposal
     envelope = proposal.envelope
     if decision.accepted:
-        update: dict[str, Any] = {"recordedtime": proposal.received_at}
+        update: dict[str, Any] = {
+            "recordedtime": proposal.received_at,
+            "sequence": None,  # only the timeline stream numbers records
+            "classification": decision.classification,
+        }
         if decision.withheld:
             update["data"] = envelope.data.model_copy(
                 update=_reset(envelope.data, decision.withheld)
@@ -53,8 +57,8 @@ def record_of(decision: Decision) -> Envelope:
         type=violation.type,
         time=proposal.received_at,
         subject=envelope.id,
-        operation=envelope.operation,
-        mode=envelope.mode,
+        operation=decision.operation,
+        mode=decision.mode,
         agency=envelope.agency,
         unit=envelope.unit,
         sector=envelope.sector,

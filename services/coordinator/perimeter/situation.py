@@ -14,6 +14,7 @@ from contracts.envelope import Envelope
 from contracts.events.incidents import (
     IncidentAssigned,
     IncidentCorrected,
+    IncidentDeclined,
     IncidentQualified,
     IncidentReported,
     IncidentResolved,
@@ -66,6 +67,8 @@ class Situation:
             )
         elif isinstance(data, IncidentAssigned):
             updated = replace(current, assignee=data.assignee)
+        elif isinstance(data, IncidentDeclined):
+            updated = replace(current, assignee=None)  # back to the crisis cell to reassign
         elif isinstance(data, IncidentResolved):
             updated = replace(current, resolved=True)
         if updated is None or updated is current:

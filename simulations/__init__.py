@@ -1,0 +1,1 @@
+"""Simulations: scenarios, the exercise runner, load generators and benchmarks."""

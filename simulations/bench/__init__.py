@@ -1,0 +1,1 @@
+"""Benchmarks: measurements, not tests (they report figures and never fail on a slow run)."""
