@@ -141,8 +141,10 @@ class Classification(StrEnum):
 
     def stricter(self, other: Classification) -> Classification:
         """The narrower of two classifications."""
-        order = tuple(Classification)
-        return max(self, other, key=order.index)
+        return self if _CLASSIFICATION_RANK[self] >= _CLASSIFICATION_RANK[other] else other
+
+
+_CLASSIFICATION_RANK = {c: rank for rank, c in enumerate(Classification)}
 
 
 class UnitStatus(StrEnum):

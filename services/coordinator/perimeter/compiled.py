@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -23,6 +23,7 @@ from contracts.charter import (
 )
 from contracts.events.catalogue import EVENT_TYPES
 from contracts.vocabulary import Agency, Capability, IncidentCategory
+from services.coordinator.perimeter.decision import Delivery
 
 Geometry = Any  # shapely geometries are untyped
 
@@ -46,6 +47,23 @@ def territory_of(geometries: list[Geometry]) -> Territory:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """A time window in UTC: comparing datetimes of one time zone skips offset arithmetic."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, window: TimeWindow) -> Window:
+        """The UTC form of a charter window."""
+        return cls(window.start.astimezone(UTC), window.end.astimezone(UTC))
+
+    def contains(self, instant_utc: datetime) -> bool:
+        """Whether a UTC instant falls inside [start, end)."""
+        return self.start <= instant_utc < self.end
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledActor:
     """An actor's perimeter as sets and a prepared territory."""
 
@@ -58,7 +76,8 @@ class CompiledActor:
     units: Mapping[str, Unit]
     sectors: frozenset[str]
     territory: Territory
-    window: TimeWindow
+    window: Window
+    unit_windows: Mapping[str, Window]
     armed: bool
 
     def unit_armed(self, unit: str) -> bool:
@@ -66,12 +85,12 @@ class CompiledActor:
         own = self.units[unit].armed if unit in self.units else None
         return self.armed if own is None else own
 
-    def on_duty(self, unit: str | None, instant: datetime) -> bool:
+    def on_duty(self, unit: str | None, instant_utc: datetime) -> bool:
         """Whether the actor, and the unit if named, are inside their service window."""
-        if not self.window.contains(instant):
+        if not self.window.contains(instant_utc):
             return False
-        window = self.units[unit].window if unit is not None and unit in self.units else None
-        return window is None or window.contains(instant)
+        window = self.unit_windows.get(unit) if unit is not None else None
+        return window is None or window.contains(instant_utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +99,7 @@ class Route:
 
     actor: CompiledActor
     rule: DistributionRule
-    remove: tuple[str, ...]
-    coarsen: tuple[tuple[str, int], ...]
+    delivery: Delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +113,8 @@ class CompiledCharter:
     video_extracts: Mapping[str, tuple[VideoExtractAuthorisation, Territory]]
     video_analytics: tuple[tuple[VideoAnalyticsAuthorisation, Territory], ...]
     routes: Mapping[str, tuple[Route, ...]]
+    window: Window
+    future_tolerance: timedelta
 
 
 def compile_charter(charter: Charter) -> CompiledCharter:
@@ -117,7 +137,8 @@ def compile_charter(charter: Charter) -> CompiledCharter:
             units={u.id: u for u in actor.units},
             sectors=frozenset(actor.sectors),
             territory=territory(actor.sectors),
-            window=actor.window or charter.operation.window,
+            window=Window.of(actor.window or charter.operation.window),
+            unit_windows={u.id: Window.of(u.window) for u in actor.units if u.window is not None},
             armed=actor.armed,
         )
         for actor in charter.actors
@@ -132,6 +153,8 @@ def compile_charter(charter: Charter) -> CompiledCharter:
         video_extracts={v.reference: (v, territory(v.sectors)) for v in auth.video_extracts},
         video_analytics=tuple((a, territory(a.sectors)) for a in auth.video_analytics),
         routes=routes,
+        window=Window.of(charter.operation.window),
+        future_tolerance=timedelta(seconds=charter.future_tolerance_s),
     )
 
 
@@ -151,5 +174,5 @@ def _routes(
         )
         if rule is not None:
             coarsen = tuple((c.field, c.decimals) for c in rule.coarsen)
-            found.append(Route(actor, rule, rule.remove, coarsen))
+            found.append(Route(actor, rule, Delivery(agency, rule.remove, coarsen)))
     return tuple(found)

@@ -8,7 +8,7 @@ nothing else: no clock, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC
 from fnmatch import fnmatchcase
 from typing import cast
 
@@ -140,10 +140,11 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
         failures.append((ReasonCode.UNKNOWN_ACTOR, _agency(envelope.agency)))
     else:
         position = _position(data, facts)
-        _check_units(envelope, facts, actor, failures)
+        units = _units(envelope, facts)
+        _check_units(envelope, units, actor, failures)
         _check_competence(data, facts, actor, failures)
         _check_territory(envelope, position, actor, compiled, failures)
-        _check_time(proposal, actor, compiled, failures)
+        _check_time(proposal, units, actor, compiled, failures)
         _check_capability(facts, actor, failures)
         if facts.authorised:
             _check_authorisations(envelope, data, compiled, failures)
@@ -188,15 +189,19 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
     )
 
 
-_NO_UNIT: frozenset[str | None] = frozenset({None})
+_NO_UNIT: tuple[str | None, ...] = (None,)
+
+#: Unredacted deliveries, built once.
+_IN_FULL: dict[Agency, Delivery] = {agency: Delivery(agency) for agency in Agency}
 
 
-def _units(envelope: Envelope) -> frozenset[str | None]:
-    """Units the proposal names (envelope and payload), or {None} when it names none."""
-    data = envelope.data
-    own = getattr(data, "unit") if _FACTS[type(data)].has_unit else None  # noqa: B009
-    named = frozenset(u for u in (envelope.unit, own) if u is not None)
-    return named or _NO_UNIT
+def _units(envelope: Envelope, facts: _Facts) -> tuple[str | None, ...]:
+    """Units the proposal names (envelope and payload), or (None,) when it names none."""
+    unit = envelope.unit
+    own: str | None = getattr(envelope.data, "unit") if facts.has_unit else None  # noqa: B009
+    if own is None or own == unit:
+        return _NO_UNIT if unit is None else (unit,)
+    return (own,) if unit is None else (unit, own)
 
 
 def _position(data: EventPayload, facts: _Facts) -> GeoPoint | None:
@@ -281,10 +286,12 @@ def _check_operation(
 
 
 def _check_units(
-    envelope: Envelope, facts: _Facts, actor: CompiledActor, failures: list[Failure]
+    envelope: Envelope,
+    units: tuple[str | None, ...],
+    actor: CompiledActor,
+    failures: list[Failure],
 ) -> None:
-    units = _units(envelope)
-    if units == _NO_UNIT:
+    if units is _NO_UNIT:
         return
     for unit in units:
         if unit not in actor.units:
@@ -323,31 +330,47 @@ def _check_territory(
     compiled: CompiledCharter,
     failures: list[Failure],
 ) -> None:
-    if position is not None and not actor.territory.contains(position.lon, position.lat):
+    sector = envelope.sector
+    # A point inside the declared sector, when the actor holds it, is inside its territory:
+    # one point-in-polygon test instead of two on the common path.
+    in_declared = (
+        position is not None
+        and sector is not None
+        and sector in actor.sectors
+        and compiled.sectors[sector].contains(position.lon, position.lat)
+    )
+    if (
+        position is not None
+        and not in_declared
+        and not actor.territory.contains(position.lon, position.lat)
+    ):
         failures.append(
             (
                 ReasonCode.OUTSIDE_TERRITORY,
                 f"{_agency(actor.agency)} en ({position.lon:.5f}, {position.lat:.5f})",
             )
         )
-    sector = envelope.sector
     if sector is None:
         return
     if sector not in actor.sectors:
         failures.append((ReasonCode.UNKNOWN_SECTOR, f"{sector} ({_agency(actor.agency)})"))
-    elif position is not None and not compiled.sectors[sector].contains(position.lon, position.lat):
+    elif position is not None and not in_declared:
         failures.append((ReasonCode.SECTOR_POSITION_MISMATCH, sector))
 
 
 def _check_time(
-    proposal: Proposal, actor: CompiledActor, compiled: CompiledCharter, failures: list[Failure]
+    proposal: Proposal,
+    units: tuple[str | None, ...],
+    actor: CompiledActor,
+    compiled: CompiledCharter,
+    failures: list[Failure],
 ) -> None:
     envelope = proposal.envelope
     instant = envelope.time
-    charter = compiled.charter
-    if not charter.operation.window.contains(instant):
+    instant_utc = instant.astimezone(UTC)
+    if not compiled.window.contains(instant_utc):
         failures.append((ReasonCode.OUTSIDE_OPERATION_WINDOW, instant.isoformat()))
-    elif not all(actor.on_duty(unit, instant) for unit in _units(envelope)):
+    elif not all(actor.on_duty(unit, instant_utc) for unit in units):
         failures.append(
             (
                 ReasonCode.OUTSIDE_ACTOR_WINDOW,
@@ -355,7 +378,7 @@ def _check_time(
                 + f" à {instant.isoformat()}",
             )
         )
-    if instant > proposal.received_at + timedelta(seconds=charter.future_tolerance_s):
+    if instant > proposal.received_at + compiled.future_tolerance:
         failures.append(
             (
                 ReasonCode.TIME_IN_FUTURE,
@@ -498,7 +521,7 @@ def competent_agencies(
         and actor.territory.contains(position.lon, position.lat)
         and (actor.armed or not armed)
         and not (violent and agency in NEVER_ON_VIOLENCE)
-        and actor.window.contains(envelope.time)
+        and actor.window.contains(envelope.time.astimezone(UTC))
     )
 
 
@@ -523,29 +546,26 @@ def _deliveries(
     match per recipient, with private security bound to its own sectors and public alerts.
     """
     data = envelope.data
-    out = {Agency.CRISIS_CELL: Delivery(Agency.CRISIS_CELL)}
+    out = {Agency.CRISIS_CELL: _IN_FULL[Agency.CRISIS_CELL]}
     if envelope.agency in compiled.actors:
-        out[envelope.agency] = Delivery(envelope.agency)
+        out[envelope.agency] = _IN_FULL[envelope.agency]
     if envelope.mode is Mode.EXERCISE and Agency.EXERCISE_CONTROL in compiled.actors:
-        out[Agency.EXERCISE_CONTROL] = Delivery(Agency.EXERCISE_CONTROL)
+        out[Agency.EXERCISE_CONTROL] = _IN_FULL[Agency.EXERCISE_CONTROL]
     if facts.traits.restricted_audience:
         return tuple(out.values())
     if isinstance(data, ExerciseInjected) and data.target in compiled.actors:
-        out.setdefault(data.target, Delivery(data.target))
+        out.setdefault(data.target, _IN_FULL[data.target])
     for route in compiled.routes[envelope.type]:
         actor, rule = route.actor, route.rule
         if actor.agency in out:
             continue
-        own = _in_sectors(envelope.sector, position, actor)
-        if rule.scope == "own_sectors" and not own:
-            continue
-        if (
-            actor.agency in PRIVATE_ACTORS
-            and not facts.public_alert
-            and (not own or classification is Classification.RESTRICTED)
-        ):
-            continue
-        out[actor.agency] = Delivery(actor.agency, route.remove, route.coarsen)
+        private = actor.agency in PRIVATE_ACTORS and not facts.public_alert
+        if rule.scope == "own_sectors" or private:
+            if not _in_sectors(envelope.sector, position, actor):
+                continue
+            if private and classification is Classification.RESTRICTED:
+                continue
+        out[actor.agency] = route.delivery
     return tuple(out.values())
 
 
