@@ -21,19 +21,26 @@ app = typer.Typer(no_args_is_help=True, help="Decide proposals against a charter
 @app.command()
 def decide(
     charter: Annotated[Path, typer.Option(help="Charter YAML file.", exists=True, dir_okay=False)],
+    fail_on_reject: Annotated[
+        bool, typer.Option(help="Exit 1 when any proposal is refused (for scripted checks).")
+    ] = False,
 ) -> None:
     """Read proposals as JSON lines on stdin; write one decision per line on stdout.
 
     A line is a bare CloudEvent, or {"event": …, "subject": …, "credentials_agency": …,
-    "received_at": …}. Exit 0 when every proposal is accepted, 1 when any is rejected.
+    "received_at": …}. A count goes to stderr. Exit 2 on an invalid charter.
     """
     try:
         compiled = compile_charter(load_charter(charter))
     except CharterError as exc:
         Console(stderr=True).print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
-    rejected = 0
+    total = rejected = 0
     for decision in decide_lines(sys.stdin, compiled):
+        total += 1
         rejected += decision["outcome"] == "rejected"
         sys.stdout.write(json.dumps(decision, ensure_ascii=False) + "\n")
-    raise typer.Exit(1 if rejected else 0)
+    Console(stderr=True).print(
+        f"{total} proposition(s) : {total - rejected} acceptée(s), {rejected} refusée(s)"
+    )
+    raise typer.Exit(1 if fail_on_reject and rejected else 0)
