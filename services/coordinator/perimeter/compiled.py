@@ -173,6 +173,9 @@ def _routes(
             None,
         )
         if rule is not None:
-            coarsen = tuple((c.field, c.decimals) for c in rule.coarsen)
-            found.append(Route(actor, rule, Delivery(agency, rule.remove, coarsen)))
+            # Only what this type carries: the decision then says exactly what is lost.
+            fields = EVENT_TYPES[event_type].model_fields
+            remove = tuple(name for name in rule.remove if name in fields)
+            coarsen = tuple((c.field, c.decimals) for c in rule.coarsen if c.field in fields)
+            found.append(Route(actor, rule, Delivery(agency, remove, coarsen)))
     return tuple(found)

@@ -460,10 +460,14 @@ def expected_recipients(
         if rule.scope == "own_sectors" and not own:
             continue
         private = agency in PRIVATE_ACTORS and not public_alert
-        if private and (not own or envelope.classification is Classification.RESTRICTED):
+        classification = envelope.classification.stricter(type(data).TRAITS.classification)
+        if private and (not own or classification is Classification.RESTRICTED):
             continue
-        coarsen = tuple((c.field, c.decimals) for c in rule.coarsen)
-        out[agency] = Delivery(agency, rule.remove, coarsen)
+        # The delivery names only what this type carries and loses.
+        fields = type(data).model_fields
+        remove = tuple(name for name in rule.remove if name in fields)
+        coarsen = tuple((c.field, c.decimals) for c in rule.coarsen if c.field in fields)
+        out[agency] = Delivery(agency, remove, coarsen)
     return out
 
 
