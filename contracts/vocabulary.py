@@ -156,6 +156,9 @@ class UnitStatus(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
+#: How a French operator names each mode.
+MODE_LABELS: dict[Mode, str] = {Mode.LIVE: "réel", Mode.EXERCISE: "exercice"}
+
 #: How a French operator names each agency.
 AGENCY_LABELS: dict[Agency, str] = {
     Agency.POLICE_NATIONALE: "Police nationale",

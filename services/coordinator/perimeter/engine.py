@@ -44,6 +44,7 @@ from contracts.vocabulary import (
     AGENCY_LABELS,
     ARMED_CATEGORIES,
     CATEGORY_LABELS,
+    MODE_LABELS,
     NEVER_ON_VIOLENCE,
     PRIVATE_ACTORS,
     VIOLENT_CATEGORIES,
@@ -227,7 +228,7 @@ def _check_kind(data: EventPayload, envelope: Envelope, failures: list[Failure])
             failures.append(
                 (
                     ReasonCode.ALERT_STATUS_MODE_MISMATCH,
-                    f"statut {data.status.value}, mode {envelope.mode.value}",
+                    f"statut {data.status.value} en mode {MODE_LABELS[envelope.mode]}",
                 )
             )
 
@@ -239,21 +240,22 @@ def _check_identity(proposal: Proposal, failures: list[Failure]) -> None:
     except SubjectError:
         failures.append((ReasonCode.IDENTITY_MISMATCH, "sujet de proposition invalide"))
         return
-    agencies = {subject.agency, envelope.agency, proposal.credentials_agency}
-    if len(agencies) != 1:
+    credentials = proposal.credentials_agency
+    if len({subject.agency, envelope.agency, credentials}) != 1:
         failures.append(
             (
                 ReasonCode.IDENTITY_MISMATCH,
-                f"sujet {subject.agency.value}, identifiants "
-                f"{proposal.credentials_agency.value if proposal.credentials_agency else 'aucun'}, "
-                f"enveloppe {envelope.agency.value}",
+                f"sujet : {_agency(subject.agency)} ; identifiants : "
+                f"{_agency(credentials) if credentials else 'aucun'} ; "
+                f"enveloppe : {_agency(envelope.agency)}",
             )
         )
     if subject.mode is not envelope.mode:
         failures.append(
             (
                 ReasonCode.MODE_MISMATCH,
-                f"sujet {subject.mode.value}, enveloppe {envelope.mode.value}",
+                f"sujet en mode {MODE_LABELS[subject.mode]}, "
+                f"enveloppe en mode {MODE_LABELS[envelope.mode]}",
             )
         )
     if subject.operation != envelope.operation:
@@ -279,8 +281,8 @@ def _check_operation(
         failures.append(
             (
                 ReasonCode.MODE_MISMATCH,
-                f"opération en mode {operation.mode.value}, "
-                f"événement en mode {envelope.mode.value}",
+                f"opération en mode {MODE_LABELS[operation.mode]}, "
+                f"événement en mode {MODE_LABELS[envelope.mode]}",
             )
         )
 
