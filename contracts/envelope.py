@@ -25,7 +25,6 @@ EXTENSION_ATTRIBUTES = (
 #: RFC 3986 URI-reference characters, with percent-escapes well formed.
 URI_REFERENCE_PATTERN = r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
 CONTENT_TYPE_JSON: Final = "application/json"
-CONTENT_TYPE_STRUCTURED = "application/cloudevents+json"
 
 
 class Envelope(BaseModel):

@@ -46,11 +46,6 @@ EventIdField = Annotated[
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1c3e7a-52a4-4b8e-9a51-6d2b8f0c7e11")
 
 
-def new_event_id() -> EventId:
-    """A fresh random event id."""
-    return EventId(str(uuid.uuid4()))
-
-
 def derived_event_id(*parts: str) -> EventId:
     """A deterministic event id from its parts (idempotent under redelivery)."""
     return EventId(str(uuid.uuid5(DERIVED_ID_NAMESPACE, "\x1f".join(parts))))

@@ -34,8 +34,13 @@ from contracts.vocabulary import Agency, Capability, IncidentCategory, Mode, Sec
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
+def _full(value: str) -> str:
+    """`incident.reported` → `fr.interforces.incident.reported`; full names stay."""
+    return value if value.startswith(EVENT_TYPE_PREFIX) else EVENT_TYPE_PREFIX + value
+
+
 def _full_event_type(value: str) -> str:
-    full = value if value.startswith(EVENT_TYPE_PREFIX) else EVENT_TYPE_PREFIX + value
+    full = _full(value)
     if full not in EVENT_TYPES:
         raise ValueError(f"unknown event type {value!r}")
     return full
@@ -49,7 +54,7 @@ EventTypeName = Annotated[
 
 
 def _type_pattern(value: str) -> str:
-    full = value if value.startswith(EVENT_TYPE_PREFIX) else EVENT_TYPE_PREFIX + value
+    full = _full(value)
     if not any(fnmatchcase(t, full) for t in EVENT_TYPES):
         raise ValueError(f"pattern {value!r} matches no event type")
     return full

@@ -136,11 +136,11 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
         _check_kind(data, envelope, failures)
     _check_identity(proposal, failures)
     _check_operation(envelope, compiled, failures)
+    position = _position(data, facts)
     actor = compiled.actors.get(envelope.agency)
     if actor is None:
         failures.append((ReasonCode.UNKNOWN_ACTOR, _agency(envelope.agency)))
     else:
-        position = _position(data, facts)
         units = _units(envelope, facts)
         _check_units(envelope, units, actor, failures)
         _check_competence(data, facts, actor, failures)
@@ -174,7 +174,7 @@ def decide(proposal: Proposal, compiled: CompiledCharter, situation: Situation) 
             competent_agencies=competent,
         )
     withheld = tuple(n for n in facts.holder_fields if getattr(data, n) is not None)
-    where = _position(data, facts)
+    where = position
     if where is None and facts.incident_flow:
         # An assignment or acknowledgement has no place of its own: it happens where its
         # incident is, so that "own sectors" recipients (the reporter) follow its handling.
