@@ -6,6 +6,8 @@ Layout (tokens are subject-safe; `mode` first so one permission walls exercises 
     ifc.<mode>.<operation>.timeline.<family>.<action>            the log of record
     ifc.<mode>.<operation>.feed.<recipient>.<family>.<action>    what a recipient may see
     ifc.<mode>.<operation>.recepisse.<agency>                    receipts to checked persons
+    ifc.<mode>.<operation>.report.<agency>.<unit>                a unit reports (request/reply)
+    ifc.<mode>.<operation>.dispatch.<agency>.<unit>              an agency tells its unit
     ifc.replay.<session>.<operation>.<family>.<action>           isolated replay namespace
 
 Streams are one per mode and role: `IFC_LIVE_TIMELINE`, `IFC_EXERCISE_PROPOSALS`, ….
@@ -36,6 +38,8 @@ class Channel(StrEnum):
     TIMELINE = "timeline"
     FEED = "feed"
     RECEPISSE = "recepisse"
+    REPORT = "report"
+    DISPATCH = "dispatch"
 
 
 class StreamRole(StrEnum):
@@ -89,6 +93,22 @@ def recepisse(mode: Mode, operation: str, agency: Agency) -> str:
     return f"{_base(mode, operation)}.{Channel.RECEPISSE}.{agency.value}"
 
 
+def unit_token(unit: str) -> str:
+    """A unit call sign as a subject token (dots, slashes and colons become dashes)."""
+    token = re.sub(r"[^a-z0-9-]", "-", unit.lower()).strip("-")[:63] or "unit"
+    return _token(token, "unit")
+
+
+def report(mode: Mode, operation: str, agency: Agency, unit: str) -> str:
+    """Subject a field unit sends its reports on (request/reply to its agency service)."""
+    return f"{_base(mode, operation)}.{Channel.REPORT}.{agency.value}.{unit_token(unit)}"
+
+
+def dispatch(mode: Mode, operation: str, agency: Agency, unit: str) -> str:
+    """Subject an agency service tells one of its units on (assignments)."""
+    return f"{_base(mode, operation)}.{Channel.DISPATCH}.{agency.value}.{unit_token(unit)}"
+
+
 def replay(session: str, operation: str, event_type: str) -> str:
     """Subject of a replayed event: a namespace no live or exercise consumer reads."""
     return (
@@ -122,6 +142,16 @@ def feed_of(mode: Mode, recipient: Agency, operation: str | None = None) -> str:
 def feeds_of(mode: Mode) -> str:
     """Pattern of every feed of a mode (the feeds stream)."""
     return f"{ROOT}.{mode.value}.*.{Channel.FEED}.>"
+
+
+def reports_of(mode: Mode, agency: Agency) -> str:
+    """Pattern of every unit report to one agency service, all operations."""
+    return f"{ROOT}.{mode.value}.*.{Channel.REPORT}.{agency.value}.*"
+
+
+def recepisses_of(mode: Mode, agency: Agency | None = None) -> str:
+    """Pattern of receipts (never captured by any stream)."""
+    return f"{ROOT}.{mode.value}.*.{Channel.RECEPISSE}.{agency.value if agency else '*'}"
 
 
 def replay_of(session: str | None = None) -> str:

