@@ -76,17 +76,17 @@ async def declare_streams(js: JetStreamContext, profile: Profile) -> list[str]:
     """Create the streams, or bring existing ones to this configuration. Idempotent."""
     declared: list[str] = []
     for config in all_stream_configs(profile):
-        assert config.name is not None
+        name = str(config.name)
         try:
-            await js.stream_info(config.name)
+            await js.stream_info(name)
         except NotFoundError:
             await js.add_stream(config)
         else:
             try:
                 await js.update_stream(config)
             except NatsError as exc:  # e.g. replicas cannot change on a single node
-                raise StreamDeclarationError(config.name, str(exc)) from exc
-        declared.append(config.name)
+                raise StreamDeclarationError(name, str(exc)) from exc
+        declared.append(name)
     return declared
 
 

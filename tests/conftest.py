@@ -30,14 +30,14 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
 
 
 @pytest.fixture
-async def nats_url(nats_server: EmbeddedNats) -> AsyncIterator[str]:
+async def nats_url(nats_server: EmbeddedNats) -> str:
     """URL of a fresh nats-server whose streams are declared."""
     nc = await nats.connect(nats_server.url)
     try:
         await declare_streams(nc.jetstream(), Profile.SINGLE)
     finally:
         await nc.close()
-    yield nats_server.url
+    return nats_server.url
 
 
 @pytest.fixture(scope="session")

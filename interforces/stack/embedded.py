@@ -3,8 +3,8 @@ PostgreSQL from the `pgserver` wheel, on free local ports, data under a project 
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -114,16 +114,13 @@ class EmbeddedNats:
 
     def _wait_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise EmbeddedServerError(
                     "nats-server", f"exited with {self.process.returncode}, see {self._log_path}"
                 )
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(health, timeout=1) as response:
-                    if response.status == 200:
-                        return
+            if self.healthy():
+                return
             time.sleep(0.05)
         raise EmbeddedServerError("nats-server", f"not healthy after {timeout_s:.0f} s")
 
@@ -167,13 +164,16 @@ class EmbeddedPostgres:
         """Start (or join) the cluster, create the database if missing; return its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
-        import pgserver  # noqa: PLC0415 (heavy import, only when embedding)
+        from pgserver.postgres_server import get_server  # noqa: PLC0415 (only when embedding)
 
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.database):
+            raise EmbeddedServerError("postgresql", f"bad database name {self.database!r}")
         try:
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+            self._server = get_server(self.data_dir, cleanup_mode="stop")
         except Exception as exc:
             raise EmbeddedServerError("postgresql", str(exc)) from exc
-        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';")
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';"  # noqa: S608
+        exists = self._server.psql(query)
         if "1 row" not in exists:
             self._server.psql(f'CREATE DATABASE "{self.database}";')
         return str(self._server.get_uri(self.database))

@@ -30,7 +30,8 @@ async def test_streams_are_declared_idempotently_and_the_timeline_cannot_be_eras
         name = subjects.stream_name(Mode.LIVE, StreamRole.TIMELINE)
         info = await js.stream_info(name)
         assert info.config.storage == StorageType.FILE
-        assert info.config.deny_delete and info.config.deny_purge
+        assert info.config.deny_delete
+        assert info.config.deny_purge
         assert info.config.duplicate_window == DUPLICATE_WINDOW_S
         assert info.config.max_age in (None, 0)
         ack = await js.publish(
@@ -43,7 +44,8 @@ async def test_streams_are_declared_idempotently_and_the_timeline_cannot_be_eras
             b"{}",
             headers={"Nats-Msg-Id": "e-1"},
         )
-        assert again.duplicate and again.seq == ack.seq
+        assert again.duplicate
+        assert again.seq == ack.seq
         with pytest.raises(APIError):
             await js.purge_stream(name)
         with pytest.raises(APIError):
