@@ -1,0 +1,318 @@
+"""The coordinator's shell: fold the timeline at start, then decide batches of proposals and
+publish what they owe, acknowledging a proposal only once its outputs are acknowledged.
+
+Order of a batch: decide every proposal in order (the situation advances), append the
+records to the timeline with asynchronous publishes (bounded window, `Nats-Msg-Id` = record
+id, so a redelivered proposal cannot append twice), wait for their acknowledgements, then
+publish each recipient's copy (sequence set) the same way. Any failure raises: the batch is
+redelivered, the state is folded again from the timeline before the next batch, and
+proposals already on the timeline only get their copies re-sent (deduplicated too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Tracer
+
+from contracts import subjects
+from contracts.cloudevents import from_structured, to_structured
+from contracts.envelope import Envelope
+from contracts.errors import EnvelopeError
+from contracts.routing import (
+    CLOUDEVENTS_JSON,
+    CONTENT_TYPE_HEADER,
+    DELIVERIES_HEADER,
+    MSG_ID_HEADER,
+    PROPOSAL_HEADER,
+    RecordDelivery,
+    decode_deliveries,
+    encode_deliveries,
+    feed_msg_id,
+)
+from contracts.subjects import StreamRole
+from contracts.vocabulary import Mode
+from services.coordinator.domain import (
+    Coordinator,
+    Incoming,
+    Outcome,
+    feed_copy,
+    feed_subject,
+    proposal_id_of,
+)
+from services.coordinator.errors import PublishError
+
+log = structlog.get_logger("interforces.coordinator")
+
+
+@dataclass
+class Counters:
+    """What the coordinator has done since it started (health details)."""
+
+    accepted: int = 0
+    rejected: int = 0
+    redelivered: int = 0
+    restored: int = 0
+    batches: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counters."""
+        return {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "redelivered": self.redelivered,
+            "restored": self.restored,
+            "batches": self.batches,
+            "rejections_by_reason": dict(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Copies:
+    """An appended record, its routing and trace headers: the copies it owes."""
+
+    record: Envelope
+    deliveries: tuple[RecordDelivery, ...]
+    trace_headers: dict[str, str]
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An outcome whose record is being appended, with its trace headers."""
+
+    outcome: Outcome
+    headers: dict[str, str]
+
+
+class Pipeline:
+    """Decides batches of proposals and publishes their outputs."""
+
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        *,
+        publish_timeout_s: float = 10.0,
+        tracer: Tracer | None = None,
+    ) -> None:
+        self.coordinator = coordinator
+        self.publish_timeout_s = publish_timeout_s
+        self.tracer = tracer or trace.get_tracer("interforces.coordinator")
+        self.counters = Counters()
+        self._stale: set[Mode] = set()
+
+    # --- start and recovery ----------------------------------------------------------------
+
+    def mark_stale(self, mode: Mode) -> None:
+        """Fold the mode's timeline again before its next batch."""
+        self._stale.add(mode)
+
+    async def restore(self, js: JetStreamContext, mode: Mode) -> int:
+        """Fold the mode's whole timeline into the coordinator's state; return records read."""
+        self.coordinator.reset(mode)
+        stream = subjects.stream_name(mode, StreamRole.TIMELINE)
+        last = (await js.stream_info(stream)).state.last_seq
+        if last == 0:
+            return 0
+        sub = await js.pull_subscribe(
+            subjects.timeline_of(mode),
+            stream=stream,
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=30.0,
+            ),
+        )
+        read = 0
+        try:
+            seq = 0
+            while seq < last:
+                for msg in await sub.fetch(1000, timeout=5.0):
+                    seq = msg.metadata.sequence.stream
+                    read += 1
+                    self._fold(mode, msg.headers or {}, msg.data, seq)
+        finally:
+            await sub.unsubscribe()
+        self.counters.restored += read
+        log.info("timeline folded", mode=mode.value, records=read, last_sequence=last)
+        return read
+
+    def _fold(self, mode: Mode, headers: dict[str, str], body: bytes, seq: int) -> None:
+        try:
+            record = from_structured(body)
+        except EnvelopeError as exc:  # only the coordinator writes here: should never happen
+            log.error("unreadable timeline record", sequence=seq, reason=exc.code)
+            return
+        self.coordinator.apply(record)
+        self.coordinator.remember(mode, headers.get(PROPOSAL_HEADER, record.id), seq)
+
+    # --- a batch ---------------------------------------------------------------------------
+
+    async def handle(self, js: JetStreamContext, mode: Mode, messages: Sequence[Msg]) -> None:
+        """Decide and publish a batch; return normally only once every output is acked."""
+        if mode in self._stale:
+            await self.restore(js, mode)
+            self._stale.discard(mode)
+        try:
+            await self._handle(js, mode, messages)
+        except BaseException:
+            # Decisions of this batch may be in the state without their records on the
+            # timeline: fold the timeline again before deciding anything else.
+            self._stale.add(mode)
+            raise
+        self.counters.batches += 1
+
+    async def _handle(self, js: JetStreamContext, mode: Mode, messages: Sequence[Msg]) -> None:
+        pending: list[_Pending] = []
+        resend: list[int] = []
+        seen: set[str] = set()
+        for msg in messages:
+            incoming = Incoming(
+                subject=msg.subject,
+                headers=msg.headers or {},
+                body=msg.data,
+                received_at=msg.metadata.timestamp or datetime.now(UTC),
+            )
+            decided = self._already(mode, incoming, seen)
+            if decided is not None:
+                if decided > 0:
+                    resend.append(decided)
+                continue
+            pending.append(self._decide(mode, incoming))
+        appended = await self._append(js, pending)
+        copies = [
+            _Copies(p.outcome.record, p.outcome.deliveries, p.headers, seq) for p, seq in appended
+        ]
+        for seq in resend:
+            copies.append(await self._stored(js, mode, seq))
+        await self._fan_out(js, copies)
+        for p, seq in appended:
+            self.coordinator.remember(mode, p.outcome.proposal_id, seq)
+            self._count(p.outcome)
+
+    def _already(self, mode: Mode, incoming: Incoming, seen: set[str]) -> int | None:
+        """Timeline sequence of a proposal decided before (0: earlier in this batch)."""
+        proposal_id = proposal_id_of(incoming)
+        if proposal_id in seen:
+            return 0
+        seen.add(proposal_id)
+        decided = self.coordinator.decided_at(mode, proposal_id)
+        if decided is not None:
+            self.counters.redelivered += 1
+        return decided
+
+    def _decide(self, mode: Mode, incoming: Incoming) -> _Pending:
+        context = propagate.extract(dict(incoming.headers))
+        with self.tracer.start_as_current_span(
+            "coordinator decide", context=context, kind=SpanKind.CONSUMER
+        ) as span:
+            outcome = self.coordinator.decide(mode, incoming)
+            record = outcome.record
+            span.set_attribute("interforces.event_id", record.id)
+            span.set_attribute("interforces.operation", record.operation)
+            span.set_attribute("interforces.agency", record.agency.value)
+            span.set_attribute("interforces.accepted", outcome.accepted)
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            log.info(
+                "proposal accepted" if outcome.accepted else "proposal refused",
+                operation=record.operation,
+                agency=record.agency.value,
+                event_id=record.id,
+                proposal_id=outcome.proposal_id,
+                type=record.type,
+                reasons=[r.code.value for r in outcome.reasons],
+            )
+        return _Pending(outcome, headers)
+
+    def _count(self, outcome: Outcome) -> None:
+        if outcome.accepted:
+            self.counters.accepted += 1
+        else:
+            self.counters.rejected += 1
+            self.counters.reasons.update(r.code.value for r in outcome.reasons)
+
+    # --- publishing ------------------------------------------------------------------------
+
+    async def _append(
+        self, js: JetStreamContext, pending: list[_Pending]
+    ) -> list[tuple[_Pending, int]]:
+        futures = []
+        for item in pending:
+            outcome = item.outcome
+            headers = {
+                **item.headers,
+                MSG_ID_HEADER: outcome.record.id,
+                PROPOSAL_HEADER: outcome.proposal_id,
+                DELIVERIES_HEADER: encode_deliveries(outcome.deliveries),
+                CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
+            }
+            subject = outcome.timeline_subject
+            stream = subjects.stream_name(outcome.record.mode, StreamRole.TIMELINE)
+            # Awaiting `publish_async` only enqueues (in order, on one connection): the
+            # timeline keeps decision order while acknowledgements arrive in a window.
+            body = to_structured(outcome.record)
+            future = await js.publish_async(subject, body, headers=headers, stream=stream)
+            futures.append((subject, future))
+        sequences = await self._acks(futures)
+        return list(zip(pending, sequences, strict=True))
+
+    async def _stored(self, js: JetStreamContext, mode: Mode, seq: int) -> _Copies:
+        """A record already on the timeline, with its routing, to re-send its copies."""
+        raw = await js.get_msg(subjects.stream_name(mode, StreamRole.TIMELINE), seq)
+        headers = dict(raw.headers or {})
+        record = from_structured(raw.data or b"")
+        deliveries = decode_deliveries(headers.get(DELIVERIES_HEADER, "[]"))
+        trace_headers = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
+        return _Copies(record, deliveries, trace_headers, seq)
+
+    async def _fan_out(
+        self,
+        js: JetStreamContext,
+        copies: Sequence[_Copies],
+    ) -> None:
+        futures = []
+        for item in copies:
+            record = item.record
+            numbered = record.model_copy(update={"sequence": item.sequence})
+            stream = subjects.stream_name(record.mode, StreamRole.FEEDS)
+            trace_headers = item.trace_headers
+            for delivery in item.deliveries:
+                subject = feed_subject(record, delivery)
+                headers = {
+                    **trace_headers,
+                    MSG_ID_HEADER: feed_msg_id(record.id, delivery.to),
+                    CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
+                }
+                body = to_structured(feed_copy(numbered, delivery))
+                future = await js.publish_async(subject, body, headers=headers, stream=stream)
+                futures.append((subject, future))
+        await self._acks(futures)
+
+    async def _acks(self, futures: list[tuple[str, asyncio.Future[Any]]]) -> list[int]:
+        """Wait for every acknowledgement (bounded); raise `PublishError` on the first miss."""
+        if not futures:
+            return []
+        try:
+            acks = await asyncio.wait_for(
+                asyncio.gather(*(f for _, f in futures)), timeout=self.publish_timeout_s
+            )
+        except (TimeoutError, APIError, NatsError) as exc:
+            for _, future in futures:
+                future.cancel()
+            subject = futures[0][0]
+            raise PublishError(subject, repr(exc)) from exc
+        return [int(ack.seq) for ack in acks]
