@@ -13,7 +13,7 @@ from typing import Any
 
 import nats
 import pytest
-from faststream import FastStream
+from faststream._internal.broker import BrokerUsecase
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -113,10 +113,11 @@ async def client(nats_url: str) -> AsyncIterator[Client]:
     await nc.close()
 
 
-async def start(url: str) -> tuple[FastStream, Pipeline]:
+async def start(url: str) -> tuple[BrokerUsecase[Any, Any], Pipeline]:
     app, pipeline = build_app(settings_for(url))
+    assert app.broker is not None
     await app.broker.start()
-    return app, pipeline
+    return app.broker, pipeline
 
 
 async def test_each_proposal_becomes_one_record_and_exactly_its_feeds(
@@ -144,7 +145,7 @@ async def test_each_proposal_becomes_one_record_and_exactly_its_feeds(
         await wait_for(decided)
         await wait_for(lambda: _settled(client, pipeline))
     finally:
-        await app.broker.stop()
+        await app.stop()
     records = await read_all(client, TIMELINE)
     assert len(records) == len(events)
     by_proposal = {m.headers[PROPOSAL_HEADER]: m for m in records if m.headers}
@@ -153,10 +154,10 @@ async def test_each_proposal_becomes_one_record_and_exactly_its_feeds(
     feeds = await read_all(client, FEEDS)
     copies: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for msg in feeds:
-        copy = from_structured(msg.data)
+        envelope = from_structured(msg.data)
         recipient = msg.subject.split(".")[4]
-        copies.setdefault(copy.id, []).append((recipient, copy.model_dump(mode="json")))
-        assert copy.sequence is not None
+        copies.setdefault(envelope.id, []).append((recipient, envelope.model_dump(mode="json")))
+        assert envelope.sequence is not None
 
     for proposal_id, msg in by_proposal.items():
         record = from_structured(msg.data)
@@ -187,7 +188,7 @@ async def test_each_proposal_becomes_one_record_and_exactly_its_feeds(
 
 async def _settled(nc: Client, pipeline: Pipeline) -> bool:
     info = await nc.jetstream().consumer_info(PROPOSALS, "coordinator-live")
-    return info.num_ack_pending == 0 and info.num_pending == 0
+    return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
 
 async def test_unreadable_and_unknown_operation_proposals_are_recorded_refusals(
@@ -213,7 +214,7 @@ async def test_unreadable_and_unknown_operation_proposals_are_recorded_refusals(
         await wait_for(three)
         await wait_for(lambda: _settled(client, pipeline))
     finally:
-        await app.broker.stop()
+        await app.stop()
     # then each is one violation with a stable reason code, and the loop carried on
     codes = {}
     for msg in await read_all(client, TIMELINE):
@@ -242,7 +243,7 @@ async def test_a_restarted_coordinator_resumes_without_loss_or_duplicate(
 
     await wait_for(first_half)
     await wait_for(lambda: _settled(client, pipeline))
-    await app.broker.stop()
+    await app.stop()
     feeds_before = await count(client, FEEDS)
     assert feeds_before > 0
 
@@ -266,7 +267,7 @@ async def test_a_restarted_coordinator_resumes_without_loss_or_duplicate(
         await wait_for(all_decided)
         await wait_for(lambda: _settled(client, pipeline))
     finally:
-        await app.broker.stop()
+        await app.stop()
 
     # then the restarted coordinator folded the timeline first, every proposal has one
     # record, and the re-sent copy of an already decided proposal appended nothing new
