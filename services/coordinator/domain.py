@@ -8,6 +8,7 @@ unreadable message included). The shell publishes the record, then each recipien
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from services.coordinator.perimeter.redaction import (
 )
 from services.coordinator.perimeter.situation import Situation
 
+_PRINTABLE = re.compile(r"[\x21-\x7e]{1,200}")
 #: Operation token used when a proposal's subject names no readable operation.
 UNKNOWN_OPERATION = OperationId("unknown")
 
@@ -187,7 +189,7 @@ class _Refusal:
 
     def outcome(self, mode: Mode, incoming: Incoming, code: ReasonCode, detail: str) -> Outcome:
         subject = incoming.subject
-        printable = subject.isascii() and subject.isprintable() and len(subject) <= 200
+        printable = _PRINTABLE.fullmatch(subject) is not None
         violation = PerimeterViolated(
             proposal_id=self.proposal_id[:128],
             proposal_type=self.event_type[:200],
