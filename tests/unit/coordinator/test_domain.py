@@ -19,7 +19,7 @@ from services.coordinator.domain import (
     feed_copy,
     proposal_id_of,
 )
-from tests.unit.perimeter.builders import OPERATION, POINTS, T0, envelope, live, payload
+from unit.perimeter.builders import OPERATION, POINTS, T0, envelope, live, payload
 
 pytestmark = pytest.mark.unit
 
