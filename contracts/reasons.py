@@ -19,11 +19,14 @@ class ReasonCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    INVALID_REPORT = "invalid_report"
     # Identity.
     IDENTITY_MISMATCH = "identity_mismatch"
     UNKNOWN_ACTOR = "unknown_actor"
     UNKNOWN_UNIT = "unknown_unit"
     WRONG_OPERATION = "wrong_operation"
+    UNKNOWN_OPERATION = "unknown_operation"
+    UNIT_NOT_AUTHENTICATED = "unit_not_authenticated"
     # Mode wall.
     MODE_MISMATCH = "mode_mismatch"
     EXERCISE_ONLY = "exercise_only"
@@ -31,6 +34,7 @@ class ReasonCode(StrEnum):
     # What may be proposed at all.
     RESERVED_TO_COORDINATOR = "reserved_to_coordinator"
     NOT_SHAREABLE = "not_shareable"
+    RECEPISSE_REQUIRED = "recepisse_required"
     # Competence.
     NOT_COMPETENT_TYPE = "not_competent_type"
     NOT_COMPETENT_CATEGORY = "not_competent_category"
@@ -65,6 +69,7 @@ REASON_MESSAGES: dict[ReasonCode, str] = {
     ReasonCode.UNKNOWN_TYPE: "Type d'événement inconnu",
     ReasonCode.UNSUPPORTED_SCHEMA_VERSION: "Version de schéma non prise en charge",
     ReasonCode.PAYLOAD_TOO_LARGE: "Message trop volumineux",
+    ReasonCode.INVALID_REPORT: "Compte rendu d'unité invalide (champ manquant ou mal formé)",
     ReasonCode.IDENTITY_MISMATCH: (
         "Identité incohérente : le sujet, les identifiants et l'enveloppe ne désignent pas "
         "le même service"
@@ -72,6 +77,10 @@ REASON_MESSAGES: dict[ReasonCode, str] = {
     ReasonCode.UNKNOWN_ACTOR: "Ce service ne figure pas dans la charte de l'opération",
     ReasonCode.UNKNOWN_UNIT: "Unité inconnue de la charte pour ce service",
     ReasonCode.WRONG_OPERATION: "Événement adressé à une autre opération",
+    ReasonCode.UNKNOWN_OPERATION: "Opération inconnue : aucune charte chargée sous cet identifiant",
+    ReasonCode.UNIT_NOT_AUTHENTICATED: (
+        "Unité non authentifiée : identifiant refusé par le service de son administration"
+    ),
     ReasonCode.MODE_MISMATCH: "Cloisonnement exercice / réel : le mode ne correspond pas",
     ReasonCode.EXERCISE_ONLY: "Type d'événement réservé aux exercices",
     ReasonCode.ALERT_STATUS_MODE_MISMATCH: (
@@ -80,6 +89,10 @@ REASON_MESSAGES: dict[ReasonCode, str] = {
     ReasonCode.RESERVED_TO_COORDINATOR: "Événement réservé au coordinateur",
     ReasonCode.NOT_SHAREABLE: (
         "Donnée nominative : ce document ne quitte pas le service (canal récépissé uniquement)"
+    ),
+    ReasonCode.RECEPISSE_REQUIRED: (
+        "Contrôle d'identité : le récépissé remis à la personne doit être émis, le relevé "
+        "s'en déduit"
     ),
     ReasonCode.NOT_COMPETENT_TYPE: "Hors compétence : ce service ne peut émettre ce type",
     ReasonCode.NOT_COMPETENT_CATEGORY: (

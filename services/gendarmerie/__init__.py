@@ -1,0 +1,2 @@
+"""Gendarmerie's agency service: its units' reports, its feed, the receipts of its identity
+checks."""

@@ -1,0 +1,1 @@
+"""Police municipale's agency service: its units' reports and its feed."""

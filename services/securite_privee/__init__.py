@@ -1,0 +1,1 @@
+"""Private security's agency service: its units' reports and its feed (its own site only)."""
