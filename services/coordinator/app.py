@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
 
-from faststream import AckPolicy, Context, FastStream
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsBatchMessage
+from faststream import FastStream
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
 from opentelemetry.sdk.trace import TracerProvider
 
 from contracts import subjects
 from contracts.charter.loader import load_charter
+from contracts.ids import OperationId
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
 from services.coordinator.domain import Coordinator
 from services.coordinator.handlers import Pipeline
-from services.coordinator.perimeter.compiled import compile_charter
+from services.coordinator.perimeter.compiled import CompiledCharter, compile_charter
 from services.coordinator.settings import CoordinatorSettings
 from services.runtime.broker import make_broker
+from services.runtime.consumer import BatchConsumer, BatchHandler
 from services.runtime.health import add_health
 
 SERVICE = "coordinator"
@@ -30,7 +33,7 @@ def durable_name(mode: Mode) -> str:
 
 def build_coordinator(settings: CoordinatorSettings) -> Coordinator:
     """The functional core, with every configured charter compiled."""
-    charters = {}
+    charters: dict[OperationId, CompiledCharter] = {}
     for path in settings.charter_files():
         charter = load_charter(path)
         charters[charter.operation.id] = compile_charter(charter)
@@ -45,41 +48,53 @@ def build_app(
     settings: CoordinatorSettings, tracer_provider: TracerProvider | None = None
 ) -> tuple[FastStream, Pipeline]:
     """The coordinator's app and its pipeline (tests read the pipeline's counters)."""
+    tracer = tracer_provider.get_tracer("interforces.coordinator") if tracer_provider else None
     pipeline = Pipeline(
         build_coordinator(settings),
         publish_timeout_s=settings.coordinator_publish_timeout_s,
-        tracer=tracer_provider.get_tracer("interforces.coordinator") if tracer_provider else None,
+        tracer=tracer,
     )
     broker = make_broker(settings, SERVICE, tracer_provider)
+    consumers = []
     for mode in settings.coordinator_modes:
-        _subscribe(broker, pipeline, mode, settings)
+        consumers.append(
+            BatchConsumer(
+                name=durable_name(mode),
+                stream=subjects.stream_name(mode, StreamRole.PROPOSALS),
+                subject=subjects.proposals_of(mode),
+                config=ConsumerConfig(
+                    ack_wait=settings.coordinator_ack_wait_s,
+                    max_ack_pending=max(4 * settings.coordinator_batch_size, 1024),
+                ),
+                handler=_decide(pipeline, mode),
+                batch_size=settings.coordinator_batch_size,
+                batch_timeout_s=settings.coordinator_batch_timeout_s,
+                tracer=tracer,
+            )
+        )
         # Fold the timeline before the first decision of the mode (and after any failure).
         pipeline.mark_stale(mode)
-    add_health(broker, SERVICE, pipeline.counters.as_dict)
-    return FastStream(broker), pipeline
 
+    def details() -> dict[str, object]:
+        return {**pipeline.counters.as_dict(), "failed_batches": sum(c.failures for c in consumers)}
 
-def _subscribe(
-    broker: NatsBroker, pipeline: Pipeline, mode: Mode, settings: CoordinatorSettings
-) -> None:
-    @broker.subscriber(
-        subjects.proposals_of(mode),
-        stream=JStream(subjects.stream_name(mode, StreamRole.PROPOSALS), declare=False),
-        durable=durable_name(mode),
-        pull_sub=PullSub(
-            batch_size=settings.coordinator_batch_size,
-            timeout=settings.coordinator_batch_timeout_s,
-            batch=True,
-        ),
-        config=ConsumerConfig(
-            ack_wait=settings.coordinator_ack_wait_s,
-            max_ack_pending=max(4 * settings.coordinator_batch_size, 1024),
-        ),
-        # A failed batch is redelivered, never dropped: nothing accepted is lost.
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=f"coordinator/{mode.value}",
-        description="Decides every proposal against the operation charter.",
-    )
-    async def on_proposals(message: Annotated[NatsBatchMessage, Context("message")]) -> None:
+    add_health(broker, SERVICE, details)
+
+    async def start_consuming() -> None:
         js = broker.config.connection_state.stream
-        await pipeline.handle(js, mode, message.raw_message)
+        for consumer in consumers:
+            consumer.start(js)
+
+    async def stop_consuming() -> None:
+        for consumer in consumers:
+            await consumer.stop()
+
+    app = FastStream(broker, after_startup=[start_consuming], on_shutdown=[stop_consuming])
+    return app, pipeline
+
+
+def _decide(pipeline: Pipeline, mode: Mode) -> BatchHandler:
+    async def handle(js: JetStreamContext, messages: Sequence[Msg]) -> None:
+        await pipeline.handle(js, mode, messages)
+
+    return handle

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
 
-from faststream import AckPolicy, Context, FastStream
-from faststream.message import StreamMessage
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsBatchMessage
-from nats.js.api import DeliverPolicy
+from faststream import FastStream
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -16,6 +15,7 @@ from contracts import subjects
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
 from services.runtime.broker import make_broker
+from services.runtime.consumer import BatchConsumer, BatchHandler
 from services.runtime.health import add_health
 from services.timeline.handlers import Projector, consumer_name
 from services.timeline.settings import TimelineSettings
@@ -33,11 +33,54 @@ def build_app(
     settings.require_database_url()
     projector = Projector(settings)
     broker = make_broker(settings, SERVICE, tracer_provider)
-    for mode in settings.timeline_modes:
-        _subscribe(broker, projector, mode, settings)
+    tracer = tracer_provider.get_tracer("interforces.timeline") if tracer_provider else None
+    consumers = [
+        BatchConsumer(
+            name=consumer_name(mode),
+            stream=subjects.stream_name(mode, StreamRole.TIMELINE),
+            subject=subjects.timeline_of(mode),
+            config=ConsumerConfig(
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=settings.timeline_ack_wait_s,
+                # One batch outstanding at a time: a batch handed back is redelivered before
+                # any later record, so the fold sees the timeline in order.
+                max_ack_pending=settings.timeline_batch_size,
+            ),
+            handler=_project(projector, mode),
+            batch_size=settings.timeline_batch_size,
+            batch_timeout_s=settings.timeline_batch_timeout_s,
+            retry_delay_s=settings.timeline_retry_delay_s,
+            tracer=tracer,
+        )
+        for mode in settings.timeline_modes
+    ]
     add_health(broker, SERVICE, projector.counters.as_dict)
-    app = FastStream(broker, on_startup=[projector.open], after_shutdown=[projector.close])
+
+    async def start_consuming() -> None:
+        js = broker.config.connection_state.stream
+        for consumer in consumers:
+            consumer.start(js)
+
+    async def stop_consuming() -> None:
+        for consumer in consumers:
+            await consumer.stop()
+
+    app = FastStream(
+        broker,
+        on_startup=[projector.open],
+        after_startup=[start_consuming],
+        on_shutdown=[stop_consuming],
+        after_shutdown=[projector.close],
+    )
     return app, projector
+
+
+def _project(projector: Projector, mode: Mode) -> BatchHandler:
+    async def handle(js: JetStreamContext, messages: Sequence[Msg]) -> None:
+        del js  # the projector only reads
+        await projector.handle(mode, messages)
+
+    return handle
 
 
 def trace_postgres(tracer_provider: TracerProvider) -> None:
@@ -45,36 +88,3 @@ def trace_postgres(tracer_provider: TracerProvider) -> None:
     consumer span of its batch (process-wide; call once, at start)."""
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # untyped library
     instrumentor.instrument(tracer_provider=tracer_provider)
-
-
-async def _raw_bodies(message: StreamMessage[Any]) -> Any:
-    # Decoding is the projector's: a body FastStream cannot parse must become a recorded
-    # unreadable message, not a failed batch.
-    return message.body
-
-
-def _subscribe(
-    broker: NatsBroker, projector: Projector, mode: Mode, settings: TimelineSettings
-) -> None:
-    @broker.subscriber(
-        subjects.timeline_of(mode),
-        stream=JStream(subjects.stream_name(mode, StreamRole.TIMELINE), declare=False),
-        durable=consumer_name(mode),
-        pull_sub=PullSub(
-            batch_size=settings.timeline_batch_size,
-            timeout=settings.timeline_batch_timeout_s,
-            batch=True,
-        ),
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=settings.timeline_ack_wait_s,
-            max_ack_pending=4 * settings.timeline_batch_size,
-        ),
-        decoder=_raw_bodies,
-        # The projector answers each message itself; an escaping error still redelivers.
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=f"timeline/{mode.value}",
-        description="Projects the timeline into PostgreSQL.",
-    )
-    async def on_timeline(message: Annotated[NatsBatchMessage, Context("message")]) -> None:
-        await projector.handle(mode, message.raw_message)

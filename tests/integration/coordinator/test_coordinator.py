@@ -13,7 +13,7 @@ from typing import Any
 
 import nats
 import pytest
-from faststream._internal.broker import BrokerUsecase
+from faststream import TestApp
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -113,11 +113,24 @@ async def client(nats_url: str) -> AsyncIterator[Client]:
     await nc.close()
 
 
-async def start(url: str) -> tuple[BrokerUsecase[Any, Any], Pipeline]:
-    app, pipeline = build_app(settings_for(url))
-    assert app.broker is not None
-    await app.broker.start()
-    return app.broker, pipeline
+class Running:
+    """A coordinator app started with its whole lifecycle (hooks included)."""
+
+    def __init__(self, url: str) -> None:
+        self.app, self.pipeline = build_app(settings_for(url))
+        self._test_app = TestApp(self.app)
+
+    async def start(self) -> Pipeline:
+        await self._test_app.__aenter__()
+        return self.pipeline
+
+    async def stop(self) -> None:
+        await self._test_app.__aexit__(None, None, None)
+
+
+async def start(url: str) -> tuple[Running, Pipeline]:
+    running = Running(url)
+    return running, await running.start()
 
 
 async def test_each_proposal_becomes_one_record_and_exactly_its_feeds(
