@@ -1,0 +1,20 @@
+"""A Fête de la musique evening in Lyon's Presqu'île, played on a simulated clock."""
+
+from simulations.festival.clock import SimClock
+from simulations.festival.errors import EveningError, FestivalError
+from simulations.festival.evening import EVENING_HOURS, build_evening
+from simulations.festival.model import Action, Evening, Refusal, Via
+from simulations.festival.refusals import DELIBERATE
+
+__all__ = [
+    "DELIBERATE",
+    "EVENING_HOURS",
+    "Action",
+    "Evening",
+    "EveningError",
+    "FestivalError",
+    "Refusal",
+    "SimClock",
+    "Via",
+    "build_evening",
+]
