@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from interforces.commands import bench, charter, perimeter, schemas
+from interforces.commands import bench, charter, demo, infra, perimeter, schemas, status, up
 
 app = typer.Typer(
     name="interforces",
@@ -16,3 +16,7 @@ app.add_typer(charter.app, name="charter")
 app.add_typer(perimeter.app, name="perimeter")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(bench.app, name="bench")
+app.add_typer(infra.app, name="infra")
+app.command()(up.up)
+app.command()(status.status)
+app.command()(demo.demo)

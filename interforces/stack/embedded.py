@@ -163,7 +163,10 @@ class EmbeddedPostgres:
     def start(self) -> str:
         """Start (or join) the cluster, create the database if missing; return its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
+        if "XDG_RUNTIME_DIR" not in os.environ:  # pgserver asks for one, private (0700)
+            runtime = self.data_dir.parent / "run"
+            runtime.mkdir(mode=0o700, exist_ok=True)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         from pgserver.postgres_server import get_server  # noqa: PLC0415 (only when embedding)
 
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.database):
