@@ -1,0 +1,119 @@
+"""The whole system end to end, as the README's main command runs it: embedded nats-server
+and PostgreSQL, the seven services as processes, a festival evening played through the
+agency services, the summary read back from PostgreSQL, and one trace following a unit's
+report through its agency service, the coordinator, the projector and the feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.charter.loader import load_charter
+from interforces.demo.run import DemoRun, run_demo
+from simulations.festival.evening import build_evening
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHARTER = ROOT / "infra/charters/fete-musique-presquile.yaml"
+SEED = 2026
+#: The evening's deliberate out-of-perimeter attempts and the codes each must be refused with.
+DELIBERATE = Counter(
+    {
+        "outside_actor_window": 1,
+        "not_competent_category": 1,
+        "outside_territory": 1,
+        "not_assignee": 1,
+        "not_competent_type": 1,
+        "missing_capability": 1,
+        "assignee_not_competent": 1,
+        "violent_situation_forbidden": 1,
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoRun, Path]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    traces = data_dir / "traces.jsonl"
+    run = asyncio.run(
+        run_demo(CHARTER, data_dir=data_dir, speed=3000, seed=SEED, trace_file=traces)
+    )
+    return run, traces
+
+
+def test_every_report_ends_on_the_timeline_and_only_the_deliberate_ones_are_refused(
+    demo: tuple[DemoRun, Path],
+) -> None:
+    run, _ = demo
+    evening = build_evening(load_charter(CHARTER), SEED)
+    summary, played = run.summary, run.play
+    # every action was answered: proposed by its service (or the desk), none lost
+    assert played.undelivered == 0
+    assert played.unreadable == 0
+    assert played.refused_total == 0
+    assert played.desk_failed == 0
+    # the timeline holds one record per action: the accepted events and the refusals
+    assert summary.timeline_records == len(evening.actions)
+    assert summary.rejected == len(evening.refusals()) == 6
+    assert summary.accepted == len(evening.actions) - 6
+    assert Counter(summary.rejections_by_reason) == DELIBERATE
+    # receipts reached the checked persons, assignments reached the units
+    assert played.receipts == played.receipts_expected > 0
+    assert played.dispatches == played.dispatches_expected > 0
+    # identity checks are on the timeline without identity; case notes are not there at all
+    assert summary.by_agency["police_nationale"]["identity_check.recorded"] == 8
+    assert "identity_check.recepisse_issued" not in json.dumps(summary.by_agency)
+
+
+def test_the_summary_json_has_the_documented_keys(demo: tuple[DemoRun, Path]) -> None:
+    document = demo[0].as_json()
+    for key in ("accepted", "rejected", "by_agency", "rejections_by_reason"):
+        assert key in document
+    json.dumps(document, default=str)
+
+
+def _service(span: dict[str, Any]) -> str:
+    return str(span["resource"]["attributes"]["service.name"])
+
+
+def test_one_trace_follows_a_report_from_the_agency_to_the_projection_and_the_feeds(
+    demo: tuple[DemoRun, Path],
+) -> None:
+    _, traces = demo
+    spans = [json.loads(line) for line in traces.read_text().splitlines()]
+    by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for span in spans:
+        by_trace[span["context"]["trace_id"]].append(span)
+    chains = 0
+    for members in by_trace.values():
+        by_id = {s["context"]["span_id"]: s for s in members}
+        decides = [s for s in members if s["name"] == "coordinator decide"]
+        for decide in decides:
+            proposer = by_id.get(decide["parent_id"])
+            projector = [
+                s for s in members
+                if _service(s) == "timeline" and s["parent_id"] == decide["context"]["span_id"]
+            ]  # fmt: skip
+            feeds = [
+                s for s in members
+                if ".feed." in s["name"] and s["parent_id"] == decide["context"]["span_id"]
+            ]  # fmt: skip
+            if proposer is None or not projector or not feeds:
+                continue
+            # the decision's parent is the agency service's proposal, itself under the
+            # service's handling of the unit's report
+            assert ".proposal." in proposer["name"]
+            report = by_id.get(proposer["parent_id"])
+            assert report is not None
+            assert ".report." in report["name"]
+            assert _service(report) == _service(proposer) != "coordinator"
+            # the projector's statements hang under its batch span
+            assert any(s["parent_id"] == projector[0]["context"]["span_id"] for s in members)
+            chains += 1
+    assert chains > 100
