@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install lock test lint typecheck unit schemas demo bench clean
+.PHONY: install lock test lint typecheck unit schemas demo up bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,14 +34,14 @@ test: lint typecheck unit ## Lint, type-check (mypy --strict) and run every test
 schemas: $(STAMP) ## Regenerate the checked-in JSON Schemas from the models
 	$(BIN)/interforces schemas write
 
-demo: $(STAMP) ## Check both shipped charters and dry-run the sample proposals
-	$(BIN)/interforces charter check infra/charters/fete-musique-presquile.yaml
-	$(BIN)/interforces charter check infra/charters/concert-stade.yaml
-	$(BIN)/interforces perimeter decide --charter infra/charters/fete-musique-presquile.yaml \
-		< simulations/samples/fete-musique-proposals.jsonl
+demo: $(STAMP) ## Run the whole system on a festival evening and print its summary
+	$(BIN)/interforces demo
+
+up: $(STAMP) ## Start the servers and the seven services until Ctrl-C
+	$(BIN)/interforces up
 
 bench: $(STAMP)
 	$(BIN)/interforces bench perimeter --json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis var
