@@ -1,0 +1,1 @@
+"""nats-server configurations of the deployed shape."""

@@ -1,0 +1,1 @@
+"""Stand-in services for the supervisor's and the stack's tests."""
