@@ -23,7 +23,7 @@ from services.agency.errors import ConfigurationError
 from services.agency.handlers import AgencyService, BrokerOutbox
 from services.agency.private_store import PrivateStore, SqlitePrivateStore
 from services.agency.settings import AgencySettings
-from services.runtime.broker import make_broker
+from services.runtime.broker import app_logger, make_broker
 from services.runtime.health import add_health
 from services.runtime.logging import configure_logging
 from services.runtime.tracing import configure_tracing
@@ -79,7 +79,7 @@ def build_service(
     async def close_store() -> None:
         await store.close()
 
-    app = FastStream(broker, after_shutdown=[close_store])
+    app = FastStream(broker, logger=app_logger(agency.agency.value), after_shutdown=[close_store])
     return AgencyApp(app=app, broker=broker, service=service, store=store)
 
 

@@ -19,7 +19,7 @@ from services.coordinator.domain import Coordinator
 from services.coordinator.handlers import Pipeline
 from services.coordinator.perimeter.compiled import CompiledCharter, compile_charter
 from services.coordinator.settings import CoordinatorSettings
-from services.runtime.broker import make_broker
+from services.runtime.broker import app_logger, make_broker
 from services.runtime.consumer import BatchConsumer, BatchHandler
 from services.runtime.health import add_health
 
@@ -89,7 +89,12 @@ def build_app(
         for consumer in consumers:
             await consumer.stop()
 
-    app = FastStream(broker, after_startup=[start_consuming], on_shutdown=[stop_consuming])
+    app = FastStream(
+        broker,
+        logger=app_logger(SERVICE),
+        after_startup=[start_consuming],
+        on_shutdown=[stop_consuming],
+    )
     return app, pipeline
 
 

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from contracts import subjects
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
-from services.runtime.broker import make_broker
+from services.runtime.broker import app_logger, make_broker
 from services.runtime.consumer import BatchConsumer, BatchHandler
 from services.runtime.health import add_health
 from services.timeline.handlers import Projector, consumer_name
@@ -67,6 +67,7 @@ def build_app(
 
     app = FastStream(
         broker,
+        logger=app_logger(SERVICE),
         on_startup=[projector.open],
         after_startup=[start_consuming],
         on_shutdown=[stop_consuming],
