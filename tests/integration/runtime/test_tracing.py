@@ -14,7 +14,7 @@ import pytest
 
 from services.runtime.tracing import configure_tracing
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 
 class _Collector(BaseHTTPRequestHandler):
