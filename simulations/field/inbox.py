@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,18 +38,20 @@ async def _wait(condition: Callable[[], bool], timeout_s: float) -> bool:
     return True
 
 
-class _Listener:
+class _Listener(ABC):
     """Subscriptions opened by `start` and closed by `stop` (or the `async with` block)."""
 
     def __init__(self, nc: Client) -> None:
         self.nc = nc
         self._subscriptions: list[Subscription] = []
 
+    @abstractmethod
     def _subjects(self) -> list[str]:
-        raise NotImplementedError
+        """The subjects to listen on."""
 
+    @abstractmethod
     async def _on_message(self, msg: Msg) -> None:
-        raise NotImplementedError
+        """Count one message."""
 
     async def start(self) -> None:
         """Subscribe (and make sure the server knows before anything is sent)."""

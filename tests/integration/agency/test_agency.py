@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.sdk.trace import TracerProvider
 from unit.agency.builders import (
     CASE_NOTES,
@@ -41,6 +39,7 @@ from contracts.reports import Dispatch, ReportAck, ReportStatus, UnitReport
 from contracts.routing import CLOUDEVENTS_JSON, CONTENT_TYPE_HEADER, MSG_ID_HEADER
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Agency, Mode
+from integration.jetstream import count, read_all, wait_for
 from services.agency.app import AgencyApp, build_service, feed_durable
 from services.agency.domain import AgencyProfile
 from services.mediation.app import PROFILE as MEDIATION
@@ -51,38 +50,6 @@ pytestmark = pytest.mark.integration
 PROPOSALS = subjects.stream_name(Mode.LIVE, StreamRole.PROPOSALS)
 FEEDS = subjects.stream_name(Mode.LIVE, StreamRole.FEEDS)
 EVERY_STREAM = [subjects.stream_name(mode, role) for mode in Mode for role in StreamRole]
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-async def read_all(nc: Client, stream: str) -> list[Msg]:
-    js = nc.jetstream()
-    last = (await js.stream_info(stream)).state.last_seq
-    if last == 0:
-        return []
-    sub = await js.pull_subscribe(
-        ">",
-        stream=stream,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
-    )
-    out: list[Msg] = []
-    try:
-        while not out or out[-1].metadata.sequence.stream < last:
-            out.extend(await sub.fetch(500, timeout=5))
-    finally:
-        await sub.unsubscribe()
-    return out
-
-
-async def count(nc: Client, stream: str) -> int:
-    return int((await nc.jetstream().stream_info(stream)).state.messages)
 
 
 async def send(nc: Client, subject: str, body: bytes) -> ReportAck:

@@ -4,10 +4,8 @@ cell and the proposer, and a restart neither loses nor duplicates anything."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +13,6 @@ import nats
 import pytest
 from faststream import TestApp
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts import subjects
 from contracts.charter.loader import load_charter
@@ -25,6 +21,7 @@ from contracts.events.violations import PerimeterViolated
 from contracts.routing import DELIVERIES_HEADER, MSG_ID_HEADER, PROPOSAL_HEADER
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Agency, Mode
+from integration.jetstream import count, read_all, wait_for
 from services.coordinator.app import build_app
 from services.coordinator.handlers import Pipeline
 from services.coordinator.perimeter.compiled import compile_charter
@@ -49,38 +46,6 @@ def settings_for(url: str) -> CoordinatorSettings:
         coordinator_batch_size=8,
         coordinator_batch_timeout_s=0.05,
     )
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-async def read_all(nc: Client, stream: str) -> list[Msg]:
-    js = nc.jetstream()
-    last = (await js.stream_info(stream)).state.last_seq
-    if last == 0:
-        return []
-    sub = await js.pull_subscribe(
-        ">",
-        stream=stream,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
-    )
-    out: list[Msg] = []
-    try:
-        while not out or out[-1].metadata.sequence.stream < last:
-            out.extend(await sub.fetch(500, timeout=5))
-    finally:
-        await sub.unsubscribe()
-    return out
-
-
-async def count(nc: Client, stream: str) -> int:
-    return int((await nc.jetstream().stream_info(stream)).state.messages)
 
 
 def sample_events() -> list[dict[str, Any]]:
