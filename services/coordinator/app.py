@@ -20,7 +20,7 @@ from services.coordinator.handlers import Pipeline
 from services.coordinator.perimeter.compiled import CompiledCharter, compile_charter
 from services.coordinator.settings import CoordinatorSettings
 from services.runtime.broker import app_logger, make_broker
-from services.runtime.consumer import BatchConsumer, BatchHandler
+from services.runtime.consumer import BatchConsumer, BatchHandler, ConsumerGroup
 from services.runtime.health import add_health
 
 SERVICE = "coordinator"
@@ -75,25 +75,17 @@ def build_app(
         # Fold the timeline before the first decision of the mode (and after any failure).
         pipeline.mark_stale(mode)
 
+    group = ConsumerGroup(broker, consumers)
+
     def details() -> dict[str, object]:
-        return {**pipeline.counters.as_dict(), "failed_batches": sum(c.failures for c in consumers)}
+        return {**pipeline.counters.as_dict(), "failed_batches": group.failures}
 
     add_health(broker, SERVICE, details)
-
-    async def start_consuming() -> None:
-        js = broker.config.connection_state.stream
-        for consumer in consumers:
-            consumer.start(js)
-
-    async def stop_consuming() -> None:
-        for consumer in consumers:
-            await consumer.stop()
-
     app = FastStream(
         broker,
         logger=app_logger(SERVICE),
-        after_startup=[start_consuming],
-        on_shutdown=[stop_consuming],
+        after_startup=[group.start],
+        on_shutdown=[group.stop],
     )
     return app, pipeline
 

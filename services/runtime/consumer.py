@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
+from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -167,3 +168,28 @@ class BatchConsumer:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+class ConsumerGroup:
+    """A service's batch consumers, started once its broker is connected and stopped before
+    it disconnects (FastStream `after_startup` / `on_shutdown` hooks)."""
+
+    def __init__(self, broker: NatsBroker, consumers: Sequence[BatchConsumer]) -> None:
+        self.broker = broker
+        self.consumers = tuple(consumers)
+
+    @property
+    def failures(self) -> int:
+        """Batches handed back since start, over all consumers."""
+        return sum(c.failures for c in self.consumers)
+
+    async def start(self) -> None:
+        """Start every consumer on the broker's JetStream context."""
+        js = self.broker.config.connection_state.stream
+        for consumer in self.consumers:
+            consumer.start(js)
+
+    async def stop(self) -> None:
+        """Stop every consumer (each finishes its batch in hand)."""
+        for consumer in self.consumers:
+            await consumer.stop()

@@ -15,7 +15,7 @@ from contracts import subjects
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
 from services.runtime.broker import app_logger, make_broker
-from services.runtime.consumer import BatchConsumer, BatchHandler
+from services.runtime.consumer import BatchConsumer, BatchHandler, ConsumerGroup
 from services.runtime.health import add_health
 from services.timeline.handlers import Projector, consumer_name
 from services.timeline.settings import TimelineSettings
@@ -54,23 +54,14 @@ def build_app(
         )
         for mode in settings.timeline_modes
     ]
+    group = ConsumerGroup(broker, consumers)
     add_health(broker, SERVICE, projector.counters.as_dict)
-
-    async def start_consuming() -> None:
-        js = broker.config.connection_state.stream
-        for consumer in consumers:
-            consumer.start(js)
-
-    async def stop_consuming() -> None:
-        for consumer in consumers:
-            await consumer.stop()
-
     app = FastStream(
         broker,
         logger=app_logger(SERVICE),
         on_startup=[projector.open],
-        after_startup=[start_consuming],
-        on_shutdown=[stop_consuming],
+        after_startup=[group.start],
+        on_shutdown=[group.stop],
         after_shutdown=[projector.close],
     )
     return app, projector
