@@ -82,6 +82,9 @@ async def start(
     settings = settings_for(directory, nats_url)
     built = build_service(profile, settings, provider)
     await built.broker.start()
+    # The server has taken the service's subscriptions once its connection is flushed: a
+    # report sent before that would find no responder (a unit would retry; a test must not).
+    await built.broker.config.connection_state.connection.flush()
     return Started(built, key_of(settings, profile.agency))
 
 
