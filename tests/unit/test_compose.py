@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from infra.nats.cluster import cluster_configs
-from interforces.stack.services import SERVICES
+from interforces.stack.services import AGENCY_SERVICES, SERVICES
 
 pytestmark = pytest.mark.unit
 
@@ -177,3 +177,13 @@ def test_every_referenced_local_file_exists(
                 if line.startswith("COPY "):
                     for source in line.split()[1:-1]:
                         assert (ROOT / build["context"] / source).exists(), f"{name}: {source}"
+
+
+def test_each_agency_keeps_its_private_store_on_a_volume(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # mediation's case notes and every agency's refused reports outlive a recreated container
+    for agency in AGENCY_SERVICES:
+        data_dir = _env(services[agency.value])["IFC_DATA_DIR"]
+        targets = [str(v).split(":")[1] for v in services[agency.value]["volumes"]]
+        assert f"{data_dir}/{agency.value}" in targets
