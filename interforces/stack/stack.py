@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import psutil
@@ -388,22 +388,35 @@ class Stack:
         return self.state
 
     async def _start_servers(self) -> None:
-        starts: list[Any] = []
+        # One after the other, in one worker thread: spawning nats-server while pgserver
+        # spawns initdb and pg_ctl from another thread once failed to exec (EFAULT).
+        starts: list[Callable[[], str]] = []
         if self.settings.nats_url:
             self._nats_url = self.settings.nats_url
         else:
             self._nats = EmbeddedNats(self.data_dir / "nats")
-            starts.append(asyncio.to_thread(self._nats.start))
+            starts.append(self._nats.start)
         if self.settings.database_url:
             self._database_url = self.settings.database_url
         else:
             self._postgres = EmbeddedPostgres(self.data_dir / "postgres")
-            starts.append(asyncio.to_thread(self._postgres.start))
-        starting = asyncio.gather(*starts, return_exceptions=True)
+            starts.append(self._postgres.start)
+
+        def start_in_turn() -> list[str | BaseException]:
+            results: list[str | BaseException] = []
+            for start in starts:
+                try:
+                    results.append(start())
+                except Exception as exc:
+                    results.append(exc)
+                    break
+            return results
+
+        starting = asyncio.ensure_future(asyncio.to_thread(start_in_turn))
         try:
             results = await asyncio.shield(starting)
         except asyncio.CancelledError:
-            await starting  # what the threads start must be known before it is stopped
+            await starting  # what the thread starts must be known before it is stopped
             raise
         finally:
             if self._postgres is not None:
