@@ -8,13 +8,13 @@ PostgreSQL for the session; `database_url`: a fresh, empty database in it, per t
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import nats
 import pytest
+from databases import create_database, drop_database
+from nats.aio.client import Client
 
 from infra.streams import Profile, declare_streams
 from interforces.stack.embedded import EmbeddedNats, EmbeddedPostgres
@@ -52,24 +52,17 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
-def _with_database(url: str, database: str) -> str:
-    base, _, query = url.partition("?")
-    root = base.rsplit("/", 1)[0]
-    return f"{root}/{database}" + (f"?{query}" if query else "")
-
-
 @pytest.fixture
 async def database_url(postgres_url: str) -> AsyncIterator[str]:
     """A fresh, empty database, dropped after the test."""
-    name = f"ifc_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _with_database(postgres_url, name)
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    url = await create_database(postgres_url)
+    yield url
+    await drop_database(postgres_url, url)
+
+
+@pytest.fixture
+async def client(nats_url: str) -> AsyncIterator[Client]:
+    """A NATS connection to the test's server (streams declared)."""
+    nc = await nats.connect(nats_url)
+    yield nc
+    await nc.close()

@@ -227,7 +227,10 @@ class Pipeline:
             span.set_attribute("interforces.accepted", outcome.accepted)
             headers: dict[str, str] = {}
             propagate.inject(headers)
-            log.info(
+            # Every acceptance is on the timeline already: logging each one at info would cost
+            # the hot path thousands of lines a second; refusals are worth an operator's eye.
+            emit = log.debug if outcome.accepted else log.info
+            emit(
                 "proposal accepted" if outcome.accepted else "proposal refused",
                 operation=record.operation,
                 agency=record.agency.value,

@@ -172,21 +172,8 @@ class Script:
         refusal: Refusal | None = None,
     ) -> Action:
         """A unit's report."""
-        self._serials[post.unit] += 1
-        key = f"{self.label}-{post.unit}-{self._serials[post.unit]:04d}"
         return self._add(
-            Action(
-                key=key,
-                at=at,
-                via=Via.UNIT,
-                agency=post.agency,
-                unit=post.unit,
-                event=payload.model_dump(mode="json", exclude_none=True),
-                sector=sector,
-                subject=subject,
-                thread=thread,
-                refusal=refusal,
-            )
+            Via.UNIT, post.agency, post.unit, at, payload, thread, sector, subject, refusal
         )
 
     def desk(
@@ -200,26 +187,38 @@ class Script:
         refusal: Refusal | None = None,
     ) -> Action:
         """A crisis-cell proposal from its desk."""
-        self._serials[DESK_UNIT] += 1
-        key = f"{self.label}-{DESK_UNIT}-{self._serials[DESK_UNIT]:04d}"
         return self._add(
-            Action(
-                key=key,
-                at=at,
-                via=Via.DESK,
-                agency=Agency.CRISIS_CELL,
-                unit=DESK_UNIT,
-                event=payload.model_dump(mode="json", exclude_none=True),
-                sector=sector,
-                subject=subject,
-                thread=thread,
-                refusal=refusal,
-            )
+            Via.DESK, Agency.CRISIS_CELL, DESK_UNIT, at, payload, thread, sector, subject, refusal
         )
 
-    def _add(self, action: Action) -> Action:
-        if not self.start <= action.at < self.end:
-            raise EveningError(f"{action.key} at {action.at.isoformat()}: outside the evening")
+    def _add(  # noqa: PLR0917 (the fields of an action, in one private call)
+        self,
+        via: Via,
+        agency: Agency,
+        unit: str,
+        at: datetime,
+        payload: EventPayload,
+        thread: str,
+        sector: str | None,
+        subject: str | None,
+        refusal: Refusal | None,
+    ) -> Action:
+        self._serials[unit] += 1
+        key = f"{self.label}-{unit}-{self._serials[unit]:04d}"
+        if not self.start <= at < self.end:
+            raise EveningError(f"{key} at {at.isoformat()}: outside the evening")
+        action = Action(
+            key=key,
+            at=at,
+            via=via,
+            agency=agency,
+            unit=unit,
+            event=payload.model_dump(mode="json", exclude_none=True),
+            sector=sector,
+            subject=subject,
+            thread=thread,
+            refusal=refusal,
+        )
         self.actions.append(action)
         return action
 

@@ -11,7 +11,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
     """Poll `check` until it holds, or fail after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -10,7 +10,6 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -59,13 +58,6 @@ async def send(nc: Client, subject: str, body: bytes) -> ReportAck:
 
 async def send_report(nc: Client, report: UnitReport, agency: Agency) -> ReportAck:
     return await send(nc, subject_of(report, agency), report.model_dump_json().encode())
-
-
-@pytest.fixture
-async def client(nats_url: str) -> AsyncIterator[Client]:
-    nc = await nats.connect(nats_url)
-    yield nc
-    await nc.close()
 
 
 class Started:

@@ -5,11 +5,9 @@ cell and the proposer, and a restart neither loses nor duplicates anything."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from faststream import TestApp
 from nats.aio.client import Client
@@ -69,13 +67,6 @@ async def propose(nc: Client, event: dict[str, Any]) -> None:
     await nc.jetstream().publish(
         subject, json.dumps(event).encode(), headers={MSG_ID_HEADER: event["id"]}
     )
-
-
-@pytest.fixture
-async def client(nats_url: str) -> AsyncIterator[Client]:
-    nc = await nats.connect(nats_url)
-    yield nc
-    await nc.close()
 
 
 class Running:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -52,23 +51,16 @@ PROPOSALS = subjects.stream_name(Mode.LIVE, StreamRole.PROPOSALS)
 
 
 @pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 def key(tmp_path: Path) -> bytes:
     ensure_unit_keys(tmp_path)
     return read_unit_key(tmp_path, Agency.POLICE_MUNICIPALE)
 
 
 def _unit(
-    nc: Client, key: bytes, retry: RetryPolicy, on_retry: RetryHook | None = None
+    client: Client, key: bytes, retry: RetryPolicy, on_retry: RetryHook | None = None
 ) -> FieldUnit:
     return FieldUnit(
-        nc,
+        client,
         Mode.LIVE,
         OPERATION,
         Agency.POLICE_MUNICIPALE,
@@ -87,7 +79,7 @@ async def _poll(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
 
 
 async def test_a_unit_sends_the_same_report_again_when_its_first_request_times_out(
-    nc: Client, key: bytes
+    client: Client, key: bytes
 ) -> None:
     # given a service that stays silent on the first request it gets
     received: list[UnitReport] = []
@@ -100,9 +92,9 @@ async def test_a_unit_sends_the_same_report_again_when_its_first_request_times_o
             await msg.respond(ack.model_dump_json().encode())
 
     subject = subjects.report(Mode.LIVE, OPERATION, Agency.POLICE_MUNICIPALE, UNIT)
-    await nc.subscribe(subject, cb=service)
-    await nc.flush()
-    unit = _unit(nc, key, RetryPolicy(attempts=4, timeout_s=0.3, backoff_s=0.05))
+    await client.subscribe(subject, cb=service)
+    await client.flush()
+    unit = _unit(client, key, RetryPolicy(attempts=4, timeout_s=0.3, backoff_s=0.05))
     # when the unit reports
     ack = await unit.report("pm-r-1", WHEN, EVENT, sector="terreaux")
     # then it got its answer on the second try, the same report id and token each time
@@ -113,13 +105,13 @@ async def test_a_unit_sends_the_same_report_again_when_its_first_request_times_o
 
 
 async def test_a_unit_sends_the_report_again_when_no_service_listens_yet(
-    nc: Client, key: bytes
+    client: Client, key: bytes
 ) -> None:
     # given no service listening yet, and a unit that says when it retries
     retried = asyncio.Event()
     received: list[str] = []
     unit = _unit(
-        nc,
+        client,
         key,
         RetryPolicy(attempts=20, timeout_s=0.5, backoff_s=0.05, max_backoff_s=0.1),
         on_retry=lambda _r, _a, _e: retried.set(),
@@ -134,7 +126,7 @@ async def test_a_unit_sends_the_report_again_when_no_service_listens_yet(
         ack = ReportAck(report=report.report, status=ReportStatus.PROPOSED)
         await msg.respond(ack.model_dump_json().encode())
 
-    await nc.subscribe(
+    await client.subscribe(
         subjects.report(Mode.LIVE, OPERATION, Agency.POLICE_MUNICIPALE, UNIT), cb=service
     )
     # then the unit's next attempt reaches it
@@ -143,24 +135,24 @@ async def test_a_unit_sends_the_report_again_when_no_service_listens_yet(
     assert received == ["pm-r-2"]
 
 
-async def test_a_unit_nobody_answers_gives_up_in_bounded_time(nc: Client, key: bytes) -> None:
+async def test_a_unit_nobody_answers_gives_up_in_bounded_time(client: Client, key: bytes) -> None:
     # given a service that never answers
     async def mute(_msg: Msg) -> None:
         return None
 
-    await nc.subscribe(
+    await client.subscribe(
         subjects.report(Mode.LIVE, OPERATION, Agency.POLICE_MUNICIPALE, UNIT), cb=mute
     )
     policy = RetryPolicy(attempts=3, timeout_s=0.2, backoff_s=0.05)
     started = time.monotonic()
     # when the unit reports, then it gives up after its attempts, in their worst-case time
     with pytest.raises(ReportUndeliveredError):
-        await _unit(nc, key, policy).report("pm-r-3", WHEN, EVENT)
+        await _unit(client, key, policy).report("pm-r-3", WHEN, EVENT)
     assert time.monotonic() - started < policy.worst_case_s + 1.0
 
 
-async def _stored(nc: Client) -> list[Msg]:
-    js = nc.jetstream()
+async def _stored(client: Client) -> list[Msg]:
+    js = client.jetstream()
     sub = await js.pull_subscribe(
         subjects.proposals_of(Mode.LIVE, Agency.CRISIS_CELL, OPERATION),
         stream=PROPOSALS,
@@ -172,9 +164,9 @@ async def _stored(nc: Client) -> list[Msg]:
         await sub.unsubscribe()
 
 
-async def test_the_desk_proposes_into_the_proposals_stream_once_per_action(nc: Client) -> None:
+async def test_the_desk_proposes_into_the_proposals_stream_once_per_action(client: Client) -> None:
     # given the crisis cell's desk
-    desk = CrisisCellDesk(nc.jetstream(), Mode.LIVE, OPERATION)
+    desk = CrisisCellDesk(client.jetstream(), Mode.LIVE, OPERATION)
     assigned = {
         "type": "fr.interforces.incident.assigned",
         "incident": "INC-1",
@@ -188,7 +180,7 @@ async def test_the_desk_proposes_into_the_proposals_stream_once_per_action(nc: C
     assert again.duplicate
     assert (again.event_id, again.sequence) == (first.event_id, first.sequence)
     assert first.stream == PROPOSALS
-    stored = await _stored(nc)
+    stored = await _stored(client)
     assert len(stored) == 1
     msg = stored[0]
     assert msg.subject == subjects.proposal(
@@ -204,10 +196,12 @@ async def test_the_desk_proposes_into_the_proposals_stream_once_per_action(nc: C
     assert envelope.data.assignee_unit == "PN-BAC-1"
 
 
-async def test_receipts_and_dispatches_reach_the_field(nc: Client) -> None:
+async def test_receipts_and_dispatches_reach_the_field(client: Client) -> None:
     # given the receipt inbox and the units' dispatch listener, listening
-    inbox = ReceiptInbox(nc, Mode.LIVE, OPERATION, [Agency.POLICE_NATIONALE])
-    listener = DispatchListener(nc, Mode.LIVE, OPERATION, [(Agency.POLICE_NATIONALE, "PN-BAC-1")])
+    inbox = ReceiptInbox(client, Mode.LIVE, OPERATION, [Agency.POLICE_NATIONALE])
+    listener = DispatchListener(
+        client, Mode.LIVE, OPERATION, [(Agency.POLICE_NATIONALE, "PN-BAC-1")]
+    )
     receipt = RecepisseIssued.model_validate(
         {
             "check": "RCP-1",
@@ -244,12 +238,12 @@ async def test_receipts_and_dispatches_reach_the_field(nc: Client) -> None:
     async with inbox, listener:
         # when a receipt, an unreadable message and a dispatch (sent twice) arrive
         recepisse = subjects.recepisse(Mode.LIVE, OPERATION, Agency.POLICE_NATIONALE)
-        await nc.publish(recepisse, to_structured(envelope))
-        await nc.publish(recepisse, b"garbage")
+        await client.publish(recepisse, to_structured(envelope))
+        await client.publish(recepisse, b"garbage")
         target = subjects.dispatch(Mode.LIVE, OPERATION, Agency.POLICE_NATIONALE, "PN-BAC-1")
         for _ in range(2):
-            await nc.publish(target, dispatch.model_dump_json().encode())
-        await nc.flush()
+            await client.publish(target, dispatch.model_dump_json().encode())
+        await client.flush()
         # then each is counted once, the unreadable one aside
         assert await inbox.wait_for(1, timeout_s=5)
         assert await listener.wait_for(1, timeout_s=5)

@@ -5,10 +5,8 @@ every receipt handed, and the play ends in bounded time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
 
@@ -29,15 +27,8 @@ CHARTER = Path(__file__).resolve().parents[3] / "infra/charters/fete-musique-pre
 PROPOSALS = subjects.stream_name(Mode.LIVE, StreamRole.PROPOSALS)
 
 
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
-
-
 async def test_the_evening_plays_to_its_end_and_every_report_is_answered(
-    nc: Client, tmp_path: Path
+    client: Client, tmp_path: Path
 ) -> None:
     # given the evening, unit keys, and stand-in services that stay silent the first time
     # they see one report in forty (as if they had crashed before answering)
@@ -45,7 +36,7 @@ async def test_the_evening_plays_to_its_end_and_every_report_is_answered(
     ensure_unit_keys(tmp_path)
     agencies = sorted({agency for agency, _ in evening.units()})
     standin = StandIn(
-        nc,
+        client,
         Mode.LIVE,
         agencies,
         tmp_path,
@@ -60,8 +51,8 @@ async def test_the_evening_plays_to_its_end_and_every_report_is_answered(
         result = await asyncio.wait_for(
             play(
                 evening,
-                nc,
-                nc.jetstream(),
+                client,
+                client.jetstream(),
                 tmp_path,
                 SimClock(evening.start, 1_000_000),
                 progress.append,
@@ -84,7 +75,7 @@ async def test_the_evening_plays_to_its_end_and_every_report_is_answered(
     # every desk proposal is stored once, every receipt reached its person
     assert result.desk_published == len(desk_actions)
     assert result.desk_failed == result.desk_duplicates == 0
-    assert (await nc.jetstream().stream_info(PROPOSALS)).state.messages == len(desk_actions)
+    assert (await client.jetstream().stream_info(PROPOSALS)).state.messages == len(desk_actions)
     assert result.receipts == result.receipts_expected == expected_receipts(evening)
     # the deliberate refusals were sent (the coordinator, absent here, would refuse them)
     assert result.deliberate == len(evening.refusals())

@@ -4,16 +4,13 @@ the projector, and polling PostgreSQL until a condition holds."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import nats
 import pytest
+from databases import create_database, drop_database
 from faststream import TestApp
 from nats.aio.client import Client
 from opentelemetry.sdk.trace import TracerProvider
@@ -31,6 +28,7 @@ from contracts.routing import (
     encode_deliveries,
 )
 from contracts.vocabulary import Agency, Mode
+from integration.jetstream import wait_for
 from services.timeline import store
 from services.timeline.app import build_app
 from services.timeline.handlers import Projector, consumer_name
@@ -41,29 +39,11 @@ DELIVERIES = (RecordDelivery(to=Agency.CRISIS_CELL), RecordDelivery(to=Agency.PO
 
 
 @pytest.fixture
-async def client(nats_url: str) -> AsyncIterator[Client]:
-    """A NATS connection to the test's server."""
-    nc = await nats.connect(nats_url)
-    yield nc
-    await nc.close()
-
-
-@pytest.fixture
 async def second_database_url(postgres_url: str) -> AsyncIterator[str]:
     """Another fresh, empty database, dropped after the test."""
-    name = f"ifc_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base, _, query = postgres_url.partition("?")
-    yield f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    url = await create_database(postgres_url)
+    yield url
+    await drop_database(postgres_url, url)
 
 
 def settings_for(nats_url: str, database_url: str, **overrides: Any) -> TimelineSettings:
@@ -118,16 +98,6 @@ async def publish_raw(
     subject = subjects.timeline(mode, operation, "fr.interforces.incident.reported")
     ack = await nc.jetstream().publish(subject, body, headers=headers)
     return int(ack.seq)
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    """Poll `check` until it holds, or fail after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def checkpoint(database_url: str, mode: Mode = Mode.LIVE) -> int:

@@ -28,6 +28,7 @@ from unit.timeline.builders import OPERATION, at, envelope, event
 from contracts.envelope import Envelope
 from contracts.routing import CONTENT_TYPE_HEADER, MSG_ID_HEADER
 from contracts.vocabulary import Agency, Mode
+from integration.jetstream import wait_for
 from services.timeline.app import trace_postgres
 
 from .conftest import (
@@ -41,7 +42,6 @@ from .conftest import (
     running,
     settings_for,
     wait_checkpoint,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
