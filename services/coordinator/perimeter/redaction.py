@@ -8,20 +8,14 @@ import re
 from typing import Any
 
 from contracts.envelope import Envelope
-from contracts.events.base import EventPayload
 from contracts.events.violations import PerimeterViolated
-from contracts.geo import GeoPoint
 from contracts.ids import derived_event_id
+from contracts.redaction import redact, reset_fields
 from services.coordinator.perimeter.decision import Decision, Delivery
 
 #: CloudEvents source of everything the coordinator emits itself.
 COORDINATOR_SOURCE = "/interforces/coordinator"
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,200}")
-
-
-def _reset(payload: EventPayload, names: tuple[str, ...]) -> dict[str, Any]:
-    fields = type(payload).model_fields
-    return {n: fields[n].get_default(call_default_factory=True) for n in names if n in fields}
 
 
 def record_of(decision: Decision) -> Envelope:
@@ -37,7 +31,7 @@ def record_of(decision: Decision) -> Envelope:
         }
         if decision.withheld:
             update["data"] = envelope.data.model_copy(
-                update=_reset(envelope.data, decision.withheld)
+                update=reset_fields(envelope.data, decision.withheld)
             )
         return envelope.model_copy(update=update)
     subject = proposal.subject
@@ -69,12 +63,4 @@ def record_of(decision: Decision) -> Envelope:
 
 def render_delivery(record: Envelope, delivery: Delivery) -> Envelope:
     """One recipient's copy of a record."""
-    if not delivery.remove and not delivery.coarsen:
-        return record
-    data = record.data
-    update = _reset(data, delivery.remove)
-    for name, decimals in delivery.coarsen:
-        point = getattr(data, name, None)
-        if isinstance(point, GeoPoint):
-            update[name] = GeoPoint(lon=round(point.lon, decimals), lat=round(point.lat, decimals))
-    return record.model_copy(update={"data": data.model_copy(update=update)})
+    return redact(record, delivery.remove, delivery.coarsen)
