@@ -1,5 +1,5 @@
 """PostgreSQL side of the timeline (asyncpg): the events table, the projections, the
-checkpoints, a digest of it all and the rebuild of the projections from the events.
+checkpoints and the rebuild of the projections from the events (`digest` proves the result).
 
 Writes are batched: rows go by COPY into session-local staging tables, then one
 `INSERT … SELECT … ON CONFLICT` per table moves them in. Every function that writes runs in
@@ -8,7 +8,6 @@ the caller's transaction, so a batch, its projection and its checkpoint commit t
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -89,8 +88,6 @@ UNREADABLE_COLUMNS: Final = (
     "size",
     "sha256",
 )
-#: Integer key columns (every other key column is text, ordered bytewise in the digest).
-_NUMERIC_KEYS: Final = frozenset({"seq", "assignment_seq"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +112,7 @@ _REJECTIONS = _Table(REJECTIONS_TABLE, RejectionRow, ("mode", "event_id"))
 #: Every table the digest covers, with its primary key (the order rows are hashed in).
 DIGEST_TABLES: Final = (
     (EVENTS_TABLE, ("mode", "seq")),
+    (UNREADABLE_TABLE, ("mode", "seq")),
     *((t.name, t.key) for t in (_UNITS, _INCIDENTS, _ASSIGNMENTS, _PERIMETERS, _REJECTIONS)),
 )
 
@@ -380,7 +378,7 @@ async def rebuild(conn: Conn, page: int = 2000) -> int:
 
     Live projection folds each new event once, in sequence order, over the rows it touches;
     this folds the same events in the same order through the same code, so the result is
-    identical (`projection_digest` proves it)."""
+    identical (`digest.projection_digest` proves it)."""
     folded = 0
     async with conn.transaction():
         # Holds off the projectors (they claim their checkpoint first) until it commits.
@@ -419,30 +417,3 @@ def stored_record(row: asyncpg.Record) -> TimelineRecord:
         proposal_id=row["proposal_id"],
         deliveries=decode_deliveries(deliveries) if deliveries is not None else None,
     )
-
-
-# --- digest --------------------------------------------------------------------------------
-
-
-async def projection_digest(conn: Conn) -> str:
-    """SHA-256 over the events and every projection table, rows in primary-key order.
-
-    Rows are rendered by PostgreSQL as JSON with timestamps in UTC, shortest exact floats and
-    keys ordered the same for any input, and sorted bytewise (`COLLATE "C"`), so two
-    databases holding the same rows give the same digest whatever their settings."""
-    digest = hashlib.sha256()
-    # One snapshot for every table, unless the caller's transaction already is one.
-    nested = conn.is_in_transaction()
-    async with conn.transaction(
-        isolation=None if nested else "repeatable_read", readonly=not nested
-    ):
-        await conn.execute("SET LOCAL TimeZone TO 'UTC'; SET LOCAL extra_float_digits TO 1")
-        for table, key in DIGEST_TABLES:
-            digest.update(f"# {table}\n".encode())
-            order = ", ".join(c if c in _NUMERIC_KEYS else f'{c} COLLATE "C"' for c in key)
-            async for record in conn.cursor(
-                f"SELECT to_jsonb(t)::text FROM {table} t ORDER BY {order}"  # noqa: S608
-            ):
-                digest.update(record[0].encode())
-                digest.update(b"\n")
-    return digest.hexdigest()

@@ -1,7 +1,8 @@
 """The whole system end to end, as the README's main command runs it: embedded nats-server
 and PostgreSQL, the seven services as processes, a festival evening played through the
-agency services, the summary read back from PostgreSQL, and one trace following a unit's
-report through its agency service, the coordinator, the projector and the feeds."""
+agency services, the summary read back from PostgreSQL, one trace following a unit's
+report through its agency service, the coordinator, the projector and the feeds, and the
+operation rebuilt from its stream into an empty schema with the live projection's digest."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
 from contracts.charter.loader import load_charter
+from interforces.commands import timeline
 from interforces.demo.run import DemoRun, run_demo
+from interforces.stack.stack import Stack, StackSettings
 from simulations.festival.evening import build_evening
 
 pytestmark = pytest.mark.e2e
@@ -117,3 +121,28 @@ def test_one_trace_follows_a_report_from_the_agency_to_the_projection_and_the_fe
             assert any(s["parent_id"] == projector[0]["context"]["span_id"] for s in members)
             chains += 1
     assert chains > 100
+
+
+def test_the_demo_operation_rebuilt_from_the_stream_has_the_live_digest(
+    demo: tuple[DemoRun, Path],
+) -> None:
+    run, _ = demo
+    operation = run.summary.operation
+
+    async def rebuilt_and_live() -> tuple[Result, Result]:
+        # the demo's servers again, on its data (the stream and the projection it left)
+        settings = StackSettings(data_dir=run.data_dir, charters=())
+        async with Stack(settings, services=()):
+            where = ["--op", operation, "--data-dir", str(run.data_dir), "--json"]
+            rebuilt = await asyncio.to_thread(CliRunner().invoke, timeline.app, ["rebuild", *where])
+            live = await asyncio.to_thread(CliRunner().invoke, timeline.app, ["digest", *where])
+        return rebuilt, live
+
+    rebuilt, live = asyncio.run(rebuilt_and_live())
+    assert rebuilt.exit_code == live.exit_code == 0, rebuilt.output + live.output
+    replayed, projected = json.loads(rebuilt.stdout), json.loads(live.stdout)
+    # the whole evening came back from the stream, and the two projections are the same bytes
+    assert projected["events"] == replayed["events"] == run.summary.timeline_records
+    assert replayed["unreadable"] == 0
+    assert replayed["digest"] == projected["digest"]
+    assert replayed["schema"] != projected["schema"]

@@ -31,6 +31,7 @@ from contracts.vocabulary import Agency, Mode
 from integration.jetstream import wait_for
 from services.timeline import store
 from services.timeline.app import build_app
+from services.timeline.digest import projection_digest
 from services.timeline.handlers import Projector, consumer_name
 from services.timeline.settings import TimelineSettings
 
@@ -132,7 +133,7 @@ async def digest_of(database_url: str) -> str:
     """`projection_digest` of a database."""
     conn = await asyncpg.connect(database_url)
     try:
-        return await store.projection_digest(conn)
+        return await projection_digest(conn)
     finally:
         await conn.close()
 
@@ -142,6 +143,6 @@ async def rebuild_and_digest(database_url: str) -> str:
     conn = await asyncpg.connect(database_url)
     try:
         await store.rebuild(conn, page=5)
-        return await store.projection_digest(conn)
+        return await projection_digest(conn)
     finally:
         await conn.close()
