@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from interforces.commands import bench, charter, demo, infra, perimeter, schemas, status, up
+from interforces.commands import (
+    bench,
+    charter,
+    demo,
+    infra,
+    journal,
+    perimeter,
+    replay,
+    report,
+    schemas,
+    situation,
+    status,
+    timeline,
+    up,
+)
 
 app = typer.Typer(
     name="interforces",
@@ -17,6 +31,11 @@ app.add_typer(perimeter.app, name="perimeter")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(bench.app, name="bench")
 app.add_typer(infra.app, name="infra")
+app.add_typer(timeline.app, name="timeline")
+timeline.app.command("show")(situation.show)
+app.add_typer(journal.app, name="journal")
+app.add_typer(report.app, name="report")
+app.command()(replay.replay)
 app.command()(up.up)
 app.command()(status.status)
 app.command()(demo.demo)

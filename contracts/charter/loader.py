@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,11 @@ def _line_map(root: yaml.Node) -> dict[Location, int]:
 
 def _scalar(node: Any) -> str:
     return str(node.value) if isinstance(node, yaml.ScalarNode) else "?"
+
+
+def charter_files(paths: Iterable[Path]) -> list[Path]:
+    """Every charter file `paths` name: files as given, directories' `*.yaml` sorted."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    return files

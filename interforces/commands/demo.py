@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,14 +16,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from interforces.demo.run import DemoError, run_demo
-from interforces.demo.summary import render
-from interforces.stack.stack import StackError
+from interforces.demo.serve import serve_until_interrupted
+from interforces.demo.summary import Summary, render
+from interforces.stack.stack import Stack, StackError
 from simulations.festival.player import PlayProgress
 
 DEFAULT_CHARTER = Path("infra/charters/fete-musique-presquile.yaml")
 
 
-def demo(
+def demo(  # noqa: PLR0917 - one argument per option
     charter: Annotated[
         Path, typer.Option(help="Charter of the evening.", exists=True, dir_okay=False)
     ] = DEFAULT_CHARTER,
@@ -35,6 +37,10 @@ def demo(
     ),
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+    ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the system up afterwards (API, replays) until Ctrl-C."),
     ] = False,
 ) -> None:
     """Play a festival evening through the running system and summarise its timeline."""
@@ -71,11 +77,14 @@ def demo(
                     trace_file=data_dir / "traces.jsonl",
                     on_progress=on_progress,
                     on_phase=on_phase,
+                    after=_serving(progress.console) if serve else None,
                 )
             )
         except (DemoError, StackError) as exc:
             console.print(f"[red]demo failed:[/red] {exc}")
             raise typer.Exit(1) from exc
+    if serve:
+        return  # the summary was printed before serving
     if as_json:
         typer.echo(json.dumps(run.as_json(), ensure_ascii=False, indent=2, default=str))
         return
@@ -88,3 +97,13 @@ def demo(
         f"récépissés remis, {played.dispatches}/{played.dispatches_expected} affectations "
         f"transmises aux unités — en {run.duration_s:.0f} s."
     )
+
+
+def _serving(console: Console) -> Callable[[Stack, Summary], Awaitable[None]]:
+    """Print the summary, then keep the system up until Ctrl-C."""
+
+    async def after(stack: Stack, summary: Summary) -> None:
+        render(summary, console)
+        await serve_until_interrupted(stack, summary.operation, console)
+
+    return after

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from interforces.commands.operator import EXIT_NO_SERVER, endpoints_or_exit
+from interforces.commands.operator import EXIT_NO_SERVER, database_url_or_exit
 from interforces.commands.up import DataDir
 from services.crisis_api import journal
 from services.crisis_api.journal_chain import JournalRecord, Verification, timestamp_text
@@ -46,7 +46,7 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check every record's hash and link; exit 1 naming the first broken seq."""
-    url = endpoints_or_exit(data_dir).database_url
+    url = database_url_or_exit(data_dir)
     result = _run(url, lambda conn: journal.verify(conn, expect_head=expect_head))
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
@@ -65,7 +65,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """List the last records, oldest first."""
-    url = endpoints_or_exit(data_dir).database_url
+    url = database_url_or_exit(data_dir)
     records = _run(url, lambda conn: journal.last(conn, limit))
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in records], ensure_ascii=False))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import asyncpg
@@ -20,8 +19,15 @@ from rich.table import Table
 
 from contracts.errors import SubjectError
 from contracts.vocabulary import Mode
-from interforces.commands.up import DataDir, settings_from_options
-from interforces.stack.endpoints import Endpoints, EndpointsError, resolve_endpoints
+from interforces.commands.operator import (
+    EXIT_NO_SERVER,
+    EXIT_UNKNOWN,
+    ModeOption,
+    OperationOption,
+    endpoints_or_exit,
+)
+from interforces.commands.up import DataDir
+from interforces.stack.endpoints import Endpoints
 from services.timeline.digest import Digest, digest_rows
 from services.timeline.rebuild import (
     AmbiguousOperationError,
@@ -39,17 +45,9 @@ from services.timeline.store import EVENTS_TABLE
 
 #: Exit code when the rebuild fails midway.
 EXIT_FAILED = 1
-#: Exit code when no server can be reached (or the input is refused).
-EXIT_NO_SERVER = 2
-#: Exit code when the operation is unknown (or in both modes without --mode).
-EXIT_UNKNOWN = 3
 
 app = typer.Typer(no_args_is_help=True)
 
-OperationOption = Annotated[str, typer.Option("--op", help="Operation id.")]
-ModeOption = Annotated[
-    Mode | None, typer.Option("--mode", help="live or exercise (default: where the op is).")
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 _T = TypeVar("_T")
@@ -72,7 +70,7 @@ def rebuild(
     as_json: JsonOption = False,
 ) -> None:
     """Replay the operation's whole timeline stream into an empty schema, then digest it."""
-    endpoints = _endpoints(data_dir)
+    endpoints = endpoints_or_exit(data_dir)
     result, digest = _run(lambda: _rebuild(endpoints, operation, mode, schema))
     document = {
         "operation": result.operation,
@@ -102,7 +100,7 @@ def digest(
     as_json: JsonOption = False,
 ) -> None:
     """Print the digest of the operation's projection (events, notes and every table)."""
-    endpoints = _endpoints(data_dir)
+    endpoints = endpoints_or_exit(data_dir)
     found, where, result = _run(lambda: _digest(endpoints, operation, mode, schema))
     document = {
         "operation": operation,
@@ -160,13 +158,6 @@ async def _nats(endpoints: Endpoints) -> Client:
     return await nats.connect(
         servers, name="interforces-timeline-cli", allow_reconnect=False, connect_timeout=5
     )
-
-
-def _endpoints(data_dir: Path | None) -> Endpoints:
-    try:
-        return resolve_endpoints(settings_from_options(data_dir))
-    except EndpointsError as exc:
-        _fail(str(exc), EXIT_NO_SERVER, exc)
 
 
 def _run(work: Callable[[], Awaitable[_T]]) -> _T:

@@ -1,7 +1,7 @@
 """`interforces up`: the whole system on this machine until Ctrl-C.
 
 Starts (or joins, through `NATS_URL` / `DATABASE_URL`) the servers, declares the streams,
-runs the seven services under supervision, prints where everything is, and on Ctrl-C or
+runs the eight services under supervision, prints where everything is, and on Ctrl-C or
 SIGTERM stops the services (timeline last), then PostgreSQL and nats-server. Exit codes:
 0 after a clean stop, 1 when the stack could not start.
 """
@@ -62,7 +62,7 @@ def up(
         ),
     ] = None,
 ) -> None:
-    """Run NATS, PostgreSQL and the seven services here until Ctrl-C."""
+    """Run NATS, PostgreSQL and the eight services here until Ctrl-C."""
     settings = settings_from_options(data_dir, charter)
     code = asyncio.run(serve(settings, Console(highlight=False)))
     raise typer.Exit(code)
@@ -111,6 +111,10 @@ async def serve(
             return EXIT_START_FAILED
         console.print(_parts_table(state))
         console.print(
+            f"Crisis-cell API: {state.api_url} (OpenAPI at {state.api_url}/docs; callers' "
+            f"tokens in {state.api_tokens})."
+        )
+        console.print(
             f"State in {state_path(state.data_dir)} — `interforces status` checks every part. "
             "Ctrl-C stops."
         )
@@ -156,7 +160,9 @@ def _parts_table(state: StackState) -> Table:
     for service in state.services:
         table.add_row(
             service.name,
-            f"python -m {service.module}",
+            state.api_url
+            if service.module == "services.crisis_api" and state.api_url
+            else f"python -m {service.module}",
             str(service.pid or "—"),
             str(service.log),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ async def run_demo(
     trace_file: Path | None = None,
     on_progress: Callable[[PlayProgress], None] | None = None,
     on_phase: Callable[[str], None] | None = None,
+    after: Callable[[Stack, Summary], Awaitable[None]] | None = None,
 ) -> DemoRun:
     """Run the whole demo and return its summary."""
     started = time.monotonic()
@@ -108,6 +109,8 @@ async def run_demo(
             summary = await summarise(conn, mode.value, operation)
         finally:
             await conn.close()
+        if after is not None:  # the system is still up: the API, replays, the journal
+            await after(stack, summary)
         phase("arrêt des services et des serveurs")
     return DemoRun(summary, result, time.monotonic() - started, data_dir)
 

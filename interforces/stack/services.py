@@ -1,4 +1,4 @@
-"""The seven services of Interforces, named once: the supervisor, `status` and the
+"""The eight services of Interforces, named once: the supervisor, `status` and the
 docker-compose test all read this list."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ AGENCY_SERVICES: tuple[Agency, ...] = (
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("timeline", "services.timeline", needs_database=True),
+    ServiceSpec("crisis-api", "services.crisis_api", needs_database=True),
     ServiceSpec("coordinator", "services.coordinator"),
     *(ServiceSpec(agency.value, f"services.{agency.value}") for agency in AGENCY_SERVICES),
 )

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.streams import Profile, StreamDeclarationError, declare_streams
-from interforces.stack.embedded import EmbeddedNats, EmbeddedPostgres
+from interforces.stack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from interforces.stack.services import SERVICES, ServiceSpec
 from interforces.stack.supervisor import (
     NatsHealthProbe,
@@ -87,6 +87,9 @@ class StackSettings(BaseSettings):
         default=None,
         validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="OTLP/HTTP collector the services export traces to.",
+    )
+    api_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Crisis-cell API port; unset: a free one."
     )
     ready_timeout_s: float = Field(default=60.0, gt=0, description="Wait for readiness.")
     stop_grace_s: float = Field(default=10.0, gt=0, description="SIGTERM to SIGKILL.")
@@ -157,6 +160,8 @@ class StackState(BaseModel):
     charters: tuple[Path, ...]
     nats: ServerRecord
     postgres: ServerRecord
+    api_url: str | None = Field(default=None, description="The crisis-cell API.")
+    api_tokens: Path | None = Field(default=None, description="Its callers' tokens file.")
     services: tuple[ServiceRecord, ...] = ()
 
 
@@ -229,11 +234,14 @@ async def declare_streams_at(
             await asyncio.sleep(0.5)
 
 
-def _ensure_unit_keys(secrets_dir: Path) -> None:
-    """Create the units' keys when missing (contracts.credentials owns their format)."""
+def _ensure_credentials(secrets_dir: Path, api_tokens: Path) -> None:
+    """Create the units' keys and the API's callers when missing (their own modules own
+    their formats)."""
     from contracts.credentials import ensure_unit_keys  # noqa: PLC0415 (only when launching)
+    from services.crisis_api.auth import ensure_tokens_file  # noqa: PLC0415
 
     ensure_unit_keys(secrets_dir)
+    ensure_tokens_file(api_tokens)
 
 
 def process_alive(pid: int | None, started_at: datetime | None) -> bool:
@@ -298,6 +306,8 @@ class Stack:
         self._postmaster: tuple[int, datetime] | None = None
         self._nats_url: str | None = None
         self._database_url: str | None = None
+        self.api_port = self.settings.api_port or free_port()
+        self.api_tokens = self.secrets_dir / "api-tokens.json"
         self._supervisor: Supervisor | None = None
         self._state: StackState | None = None
         self._stopped = False
@@ -338,6 +348,8 @@ class Stack:
             "IFC_SECRETS_DIR": str(self.secrets_dir),
             "IFC_CHARTERS": json.dumps([str(path) for path in self.charters]),
             "IFC_LOG_LEVEL": self.settings.log_level,
+            "IFC_API_PORT": str(self.api_port),
+            "IFC_API_TOKENS_FILE": str(self.api_tokens),
             "IFC_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
         }
@@ -368,7 +380,7 @@ class Stack:
             await self._start_servers()
             profile = Profile.SINGLE if self._nats is not None else self.settings.stream_profile
             streams = await declare_streams_at(self.nats_url, profile)
-            _ensure_unit_keys(self.secrets_dir)
+            _ensure_credentials(self.secrets_dir, self.api_tokens)
             supervisor = Supervisor(
                 self._services,
                 env=self.service_env(),
@@ -459,6 +471,8 @@ class Stack:
                 started_at=self._postmaster[1] if self._postmaster else None,
                 log=self._postgres.data_dir / "log" if self._postgres else None,
             ),
+            api_url=f"http://127.0.0.1:{self.api_port}",
+            api_tokens=self.api_tokens,
             services=tuple(ServiceRecord.of(status) for status in services),
         )
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.charter.loader import charter_files
+
 
 class RuntimeSettings(BaseSettings):
     """Where the servers are, where data, secrets and charters live, how to log and trace."""
@@ -50,7 +52,4 @@ class RuntimeSettings(BaseSettings):
 
     def charter_files(self) -> list[Path]:
         """Every charter file named by `charters` (directories expanded, sorted)."""
-        files: list[Path] = []
-        for path in self.charters:
-            files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
-        return files
+        return charter_files(self.charters)

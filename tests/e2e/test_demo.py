@@ -1,5 +1,5 @@
 """The whole system end to end, as the README's main command runs it: embedded nats-server
-and PostgreSQL, the seven services as processes, a festival evening played through the
+and PostgreSQL, the eight services as processes, a festival evening played through the
 agency services, the summary read back from PostgreSQL, one trace following a unit's
 report through its agency service, the coordinator, the projector and the feeds, and the
 operation rebuilt from its stream into an empty schema with the live projection's digest."""
@@ -12,12 +12,16 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import httpx
+import nats
 import pytest
 from typer.testing import CliRunner, Result
 
+from contracts import subjects
 from contracts.charter.loader import load_charter
 from interforces.commands import timeline
 from interforces.demo.run import DemoRun, run_demo
+from interforces.demo.summary import Summary
 from interforces.stack.stack import Stack, StackSettings
 from simulations.festival.evening import build_evening
 
@@ -41,12 +45,85 @@ DELIBERATE = Counter(
 )
 
 
+#: What the crisis-cell API answered while the demo's system was still up.
+API_SEEN: dict[str, Any] = {}
+
+
+async def _ask_the_api(stack: Stack, summary: Summary) -> None:
+    """Query the running API over HTTP as the crisis cell, an agency and oversight."""
+    assert stack.state.api_url is not None
+    assert stack.state.api_tokens is not None
+    callers = json.loads(stack.state.api_tokens.read_text())["callers"]
+    token = {c.get("agency") or c["role"]: c["token"] for c in callers}
+    base = f"/v1/operations/live/{summary.operation}"
+
+    def auth(who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token[who]}", "X-Motive": "retour%20d'exp%C3%A9rience"}
+
+    start = load_charter(CHARTER).operation.window.start
+    window = {"start": start.replace(hour=23, minute=0), "end": start.replace(hour=23, minute=5)}
+    async with httpx.AsyncClient(base_url=stack.state.api_url, timeout=30) as http:
+        API_SEEN["situation"] = (
+            await http.get(f"{base}/situation", params={"at": "23:30"}, headers=auth("crisis_cell"))
+        ).json()
+
+        async def timeline(who: str) -> list[dict[str, Any]]:
+            entries: list[dict[str, Any]] = []
+            after: int | None = 0
+            while after is not None:
+                page = (
+                    await http.get(
+                        f"{base}/timeline", params={"after_seq": after}, headers=auth(who)
+                    )
+                ).json()
+                entries += page["entries"]
+                after = page["next_after_seq"]
+            return entries
+
+        API_SEEN["crisis_timeline"] = await timeline("crisis_cell")
+        API_SEEN["private_timeline"] = await timeline("securite_privee")
+        nc = await nats.connect(stack.nats_url)
+        try:
+            received = await nc.subscribe(subjects.replay_of())  # every replay, from the start
+            created = await http.post(
+                "/v1/replays",
+                json={
+                    "mode": "live",
+                    "operation": summary.operation,
+                    "start": window["start"].isoformat(),
+                    "end": window["end"].isoformat(),
+                    "speed": 100,
+                },
+                headers=auth("crisis_cell"),
+            )
+            replay = created.json()
+            while replay["state"] not in {"finished", "failed", "stopped"}:
+                await asyncio.sleep(0.2)
+                replay = (
+                    await http.get(f"/v1/replays/{replay['id']}", headers=auth("crisis_cell"))
+                ).json()
+            API_SEEN["replay"] = replay
+            API_SEEN["replay_received"] = received.pending_msgs
+        finally:
+            await nc.close()
+        API_SEEN["journal"] = (
+            await http.get("/v1/journal/verification", headers=auth("oversight"))
+        ).json()
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoRun, Path]:
     data_dir = tmp_path_factory.mktemp("demo")
     traces = data_dir / "traces.jsonl"
     run = asyncio.run(
-        run_demo(CHARTER, data_dir=data_dir, speed=3000, seed=SEED, trace_file=traces)
+        run_demo(
+            CHARTER,
+            data_dir=data_dir,
+            speed=3000,
+            seed=SEED,
+            trace_file=traces,
+            after=_ask_the_api,
+        )
     )
     return run, traces
 
@@ -146,3 +223,34 @@ def test_the_demo_operation_rebuilt_from_the_stream_has_the_live_digest(
     assert replayed["unreadable"] == 0
     assert replayed["digest"] == projected["digest"]
     assert replayed["schema"] != projected["schema"]
+
+
+def test_the_api_showed_the_evening_to_each_caller_as_entitled(
+    demo: tuple[DemoRun, Path],
+) -> None:
+    situation = API_SEEN["situation"]
+    kinds = Counter(f["properties"]["kind"] for f in situation["features"])
+    assert kinds["sector"] > 0
+    assert kinds["unit"] > 0
+    assert situation["properties"]["records"] > 0
+    crisis = {e["event_id"]: e for e in API_SEEN["crisis_timeline"]}
+    private = API_SEEN["private_timeline"]
+    assert len(crisis) == demo[0].summary.timeline_records
+    assert 0 < len(private) < len(crisis)
+    # what private security saw is a subset of the record, never more
+    for entry in private:
+        full = crisis[entry["event_id"]]["data"]
+        for field, value in entry["data"].items():
+            if value not in (None, "", [], {}) and not isinstance(value, dict):
+                assert full[field] == value, field
+
+
+def test_a_replay_of_the_demo_republished_its_window_and_measured_its_skew(
+    demo: tuple[DemoRun, Path],
+) -> None:
+    replay = API_SEEN["replay"]
+    assert replay["state"] == "finished"
+    assert replay["total"] > 0
+    assert API_SEEN["replay_received"] == replay["sent"] == replay["total"]
+    assert replay["skew_ms"]["p99"] >= 0
+    assert API_SEEN["journal"]["ok"] is True

@@ -1,5 +1,5 @@
 """docker-compose.yml describes the deployed shape (no Docker engine needed to check it):
-the seven services with their local entry points, a 3-node JetStream cluster that fsyncs
+the eight services with their local entry points, a 3-node JetStream cluster that fsyncs
 every write, PostgreSQL, the streams job, tracing, no secret in clear, no missing file."""
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from contracts.envelope import Envelope
 from contracts.routing import MSG_ID_HEADER
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Agency, Mode
-from interforces.commands.timeline import EXIT_NO_SERVER, EXIT_UNKNOWN, app
+from interforces.commands.operator import EXIT_NO_SERVER, EXIT_UNKNOWN
+from interforces.commands.timeline import app
 from services.timeline.digest import projection_digest
 from services.timeline.handlers import consumer_name
 from services.timeline.rebuild import (

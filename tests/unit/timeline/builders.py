@@ -75,6 +75,18 @@ _DEFAULTS: Final[Mapping[str, Callable[[], dict[str, Any]]]] = {
         "reason": "colis suspect",
     },
     "security_perimeter.lifted": lambda: {"perimeter": "PER-1", "reason": "levée de doute"},
+    "drone.flight_started": lambda: {
+        "flight": "D-1",
+        "authorisation": "AP-2026-001",
+        "position": FEST,
+        "max_altitude_m": 80,
+        "purpose": "surveillance des quais",
+    },
+    "drone.flight_ended": lambda: {
+        "flight": "D-1",
+        "authorisation": "AP-2026-001",
+        "position": FEST,
+    },
     "crowd.density_reported": lambda: {"position": FEST, "persons_per_m2": 3.5},
     "perimeter.violated": lambda: {
         "proposal_id": "evt-refused",
