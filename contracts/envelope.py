@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contracts.events.catalogue import Event
 from contracts.ids import EventIdField, OperationIdField, SectorIdField, UnitIdField
@@ -27,6 +28,20 @@ URI_REFERENCE_PATTERN = r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{
 CONTENT_TYPE_JSON: Final = "application/json"
 
 
+def _in_utc_range(moment: datetime) -> datetime:
+    # 9999-12-31T23:59-23:59 is a valid RFC 3339 time whose UTC instant is past year 9999:
+    # every consumer compares instants in UTC, so such a time is refused here, not there.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the instant lies outside the years 1 to 9999 in UTC") from exc
+    return moment
+
+
+#: An aware datetime whose instant exists in UTC (years 1 to 9999).
+UtcInstant = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
+
+
 class Envelope(BaseModel):
     """A CloudEvents 1.0 event carrying one Interforces event in `data`.
 
@@ -45,7 +60,7 @@ class Envelope(BaseModel):
     )
     specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents version.")
     type: str = Field(max_length=200, description="CloudEvents type; equals `data.type`.")
-    time: AwareDatetime = Field(description="When it happened (occurrence time), RFC 3339.")
+    time: UtcInstant = Field(description="When it happened (occurrence time), RFC 3339.")
     subject: str | None = Field(
         default=None,
         min_length=1,
@@ -64,7 +79,7 @@ class Envelope(BaseModel):
     classification: Classification = Field(
         default=Classification.INTERNAL, description="How widely it may circulate."
     )
-    recordedtime: AwareDatetime | None = Field(
+    recordedtime: UtcInstant | None = Field(
         default=None, description="When the coordinator recorded it, RFC 3339."
     )
     sequence: int | None = Field(

@@ -20,6 +20,7 @@ class ReasonCode(StrEnum):
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     INVALID_REPORT = "invalid_report"
+    DEAD_LETTER = "dead_letter"
     # Identity.
     IDENTITY_MISMATCH = "identity_mismatch"
     UNKNOWN_ACTOR = "unknown_actor"
@@ -27,6 +28,7 @@ class ReasonCode(StrEnum):
     WRONG_OPERATION = "wrong_operation"
     UNKNOWN_OPERATION = "unknown_operation"
     UNIT_NOT_AUTHENTICATED = "unit_not_authenticated"
+    DUPLICATE_ID = "duplicate_id"
     # Mode wall.
     MODE_MISMATCH = "mode_mismatch"
     EXERCISE_ONLY = "exercise_only"
@@ -70,6 +72,10 @@ REASON_MESSAGES: dict[ReasonCode, str] = {
     ReasonCode.UNSUPPORTED_SCHEMA_VERSION: "Version de schéma non prise en charge",
     ReasonCode.PAYLOAD_TOO_LARGE: "Message trop volumineux",
     ReasonCode.INVALID_REPORT: "Compte rendu d'unité invalide (champ manquant ou mal formé)",
+    ReasonCode.DEAD_LETTER: (
+        "Message abandonné : le coordinateur n'a pu le traiter après plusieurs remises "
+        "(consigné sans son contenu)"
+    ),
     ReasonCode.IDENTITY_MISMATCH: (
         "Identité incohérente : le sujet, les identifiants et l'enveloppe ne désignent pas "
         "le même service"
@@ -80,6 +86,9 @@ REASON_MESSAGES: dict[ReasonCode, str] = {
     ReasonCode.UNKNOWN_OPERATION: "Opération inconnue : aucune charte chargée sous cet identifiant",
     ReasonCode.UNIT_NOT_AUTHENTICATED: (
         "Unité non authentifiée : identifiant refusé par le service de son administration"
+    ),
+    ReasonCode.DUPLICATE_ID: (
+        "Identifiant déjà enregistré pour un autre contenu : une correction est un nouvel événement"
     ),
     ReasonCode.MODE_MISMATCH: "Cloisonnement exercice / réel : le mode ne correspond pas",
     ReasonCode.EXERCISE_ONLY: "Type d'événement réservé aux exercices",

@@ -18,6 +18,9 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 DELIVERIES_HEADER = "Ifc-Deliveries"
 #: Id of the proposal a timeline record answers (the event id, or a refused proposal's).
 PROPOSAL_HEADER = "Ifc-Proposal"
+#: Digest of the proposal a timeline record answers (its subject and bytes), to tell a
+#: redelivery (same digest) from another proposal reusing an id (`duplicate_id`).
+DIGEST_HEADER = "Ifc-Proposal-Digest"
 #: Media type of a structured CloudEvent.
 CONTENT_TYPE_HEADER = "content-type"
 CLOUDEVENTS_JSON = "application/cloudevents+json"

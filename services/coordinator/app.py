@@ -15,12 +15,21 @@ from contracts.charter.loader import load_charter
 from contracts.ids import OperationId
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
-from services.coordinator.domain import Coordinator
+from services.coordinator.domain import Coordinator, Engine
+from services.coordinator.errors import PublishError
 from services.coordinator.handlers import Pipeline
 from services.coordinator.perimeter.compiled import CompiledCharter, compile_charter
+from services.coordinator.perimeter.engine import decide
 from services.coordinator.settings import CoordinatorSettings
 from services.runtime.broker import app_logger, make_broker
-from services.runtime.consumer import BatchConsumer, BatchHandler, ConsumerGroup
+from services.runtime.consumer import (
+    TRANSIENT_ERRORS,
+    BatchConsumer,
+    BatchHandler,
+    ConsumerGroup,
+    Exhausted,
+    ExhaustedHandler,
+)
 from services.runtime.health import add_health
 
 SERVICE = "coordinator"
@@ -31,8 +40,9 @@ def durable_name(mode: Mode) -> str:
     return f"coordinator-{mode.value}"
 
 
-def build_coordinator(settings: CoordinatorSettings) -> Coordinator:
-    """The functional core, with every configured charter compiled."""
+def build_coordinator(settings: CoordinatorSettings, engine: Engine = decide) -> Coordinator:
+    """The functional core, with every configured charter compiled (`engine` is the
+    perimeter engine; tests put a failing one in its place)."""
     charters: dict[OperationId, CompiledCharter] = {}
     for path in settings.charter_files():
         charter = load_charter(path)
@@ -41,16 +51,24 @@ def build_coordinator(settings: CoordinatorSettings) -> Coordinator:
         charters,
         max_proposal_bytes=settings.coordinator_max_proposal_bytes,
         remembered=settings.coordinator_remembered_proposals,
+        engine=engine,
     )
 
 
 def build_app(
-    settings: CoordinatorSettings, tracer_provider: TracerProvider | None = None
+    settings: CoordinatorSettings,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    engine: Engine = decide,
 ) -> tuple[FastStream, Pipeline]:
-    """The coordinator's app and its pipeline (tests read the pipeline's counters)."""
+    """The coordinator's app and its pipeline (tests read the pipeline's counters).
+
+    Deliveries of a proposal are bounded (`coordinator_max_deliver`); a failed batch is
+    decided again one proposal at a time, so that only the failing ones wait for their next
+    delivery; a proposal JetStream gives up on is recorded as a dead letter."""
     tracer = tracer_provider.get_tracer("interforces.coordinator") if tracer_provider else None
     pipeline = Pipeline(
-        build_coordinator(settings),
+        build_coordinator(settings, engine),
         publish_timeout_s=settings.coordinator_publish_timeout_s,
         tracer=tracer,
     )
@@ -65,10 +83,16 @@ def build_app(
                 config=ConsumerConfig(
                     ack_wait=settings.coordinator_ack_wait_s,
                     max_ack_pending=max(4 * settings.coordinator_batch_size, 1024),
+                    max_deliver=settings.coordinator_max_deliver,
                 ),
                 handler=_decide(pipeline, mode),
                 batch_size=settings.coordinator_batch_size,
                 batch_timeout_s=settings.coordinator_batch_timeout_s,
+                retry_delay_s=settings.coordinator_redelivery_delays_s[0],
+                isolate=True,
+                redelivery_delays_s=settings.coordinator_redelivery_delays_s,
+                transient=(*TRANSIENT_ERRORS, PublishError),
+                on_exhausted=_record_exhausted(pipeline, mode),
                 tracer=tracer,
             )
         )
@@ -95,3 +119,10 @@ def _decide(pipeline: Pipeline, mode: Mode) -> BatchHandler:
         await pipeline.handle(js, mode, messages)
 
     return handle
+
+
+def _record_exhausted(pipeline: Pipeline, mode: Mode) -> ExhaustedHandler:
+    async def record(js: JetStreamContext, exhausted: Exhausted) -> None:
+        await pipeline.record_exhausted(js, mode, exhausted)
+
+    return record

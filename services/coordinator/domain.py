@@ -3,6 +3,12 @@
 `Coordinator.decide` never raises and never does I/O. Whatever arrives ends as exactly one
 timeline record: the accepted event, or a perimeter violation giving every reason (an
 unreadable message included). The shell publishes the record, then each recipient's copy.
+
+An event id is recorded once: the same proposal again (same subject and bytes) is decided
+again and deduplicated by JetStream on its id, but another content under a recorded id is
+refused (`duplicate_id`): a correction is a new event, never an edit. The coordinator knows
+each recorded proposal by its id and a digest of its subject and bytes (`DIGEST_HEADER` on
+the timeline record, so that a restarted coordinator knows them too).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,12 +25,12 @@ from contracts.cloudevents import from_structured
 from contracts.envelope import Envelope
 from contracts.errors import EnvelopeError, SubjectError
 from contracts.events.violations import PerimeterViolated, Reason
-from contracts.ids import OperationId, derived_event_id
+from contracts.ids import EventId, OperationId, derived_event_id
 from contracts.reasons import REASON_MESSAGES, ReasonCode
 from contracts.routing import MSG_ID_HEADER, RecordDelivery
 from contracts.vocabulary import Agency, Mode
 from services.coordinator.perimeter.compiled import CompiledCharter
-from services.coordinator.perimeter.decision import Delivery, Proposal
+from services.coordinator.perimeter.decision import Decision, Delivery, Proposal
 from services.coordinator.perimeter.engine import decide
 from services.coordinator.perimeter.redaction import (
     COORDINATOR_SOURCE,
@@ -36,6 +42,8 @@ from services.coordinator.perimeter.situation import Situation
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,200}")
 #: Operation token used when a proposal's subject names no readable operation.
 UNKNOWN_OPERATION = OperationId("unknown")
+#: The perimeter engine: a proposal, its charter and the situation → a decision.
+Engine = Callable[[Proposal, CompiledCharter, Situation], Decision]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ class Outcome:
     record: Envelope
     deliveries: tuple[RecordDelivery, ...]
     accepted: bool
+    digest: str | None = None
 
     @property
     def timeline_subject(self) -> str:
@@ -79,12 +88,78 @@ def feed_subject(record: Envelope, delivery: RecordDelivery) -> str:
     return subjects.feed(record.mode, record.operation, delivery.to, record.type)
 
 
+def proposal_digest(incoming: Incoming) -> str:
+    """Digest of what a proposal says: its subject and its bytes (SHA-256, hexadecimal)."""
+    subject = incoming.subject.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(subject + b"\0" + incoming.body).hexdigest()
+
+
 def proposal_id_of(incoming: Incoming) -> str:
     """The id a proposal is known by: its message id, else a digest of its bytes."""
     msg_id = incoming.headers.get(MSG_ID_HEADER)
     if msg_id and msg_id.isascii() and msg_id.isprintable() and len(msg_id) <= 128:
         return msg_id
-    return "sha256:" + hashlib.sha256(incoming.subject.encode() + b"\0" + incoming.body).hexdigest()
+    return "sha256:" + proposal_digest(incoming)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Where a decided proposal's record sits on the timeline (0: decided, not yet appended),
+    and the digest of the proposal (None when unknown)."""
+
+    sequence: int
+    digest: str | None = None
+
+    def same_proposal(self, digest: str) -> bool:
+        """Whether a proposal with this digest is the one recorded (unknown digests agree)."""
+        return self.digest is None or self.digest == digest
+
+
+def refusal(
+    mode: Mode,
+    *,
+    record_id: EventId,
+    proposal_id: str,
+    operation: OperationId,
+    agency: Agency | None,
+    event_type: str,
+    subject: str | None,
+    reason: Reason,
+    time: datetime,
+    recorded_at: datetime,
+    digest: str | None = None,
+) -> Outcome:
+    """The violation recording a refusal decided outside the perimeter engine (unreadable,
+    duplicate, dead letter), for the crisis cell and the agency the subject names."""
+    printable = subject is not None and _PRINTABLE.fullmatch(subject) is not None
+    violation = PerimeterViolated(
+        proposal_id=proposal_id[:128],
+        proposal_type=event_type[:200],
+        proposer=agency,
+        credentials_agency=agency,
+        proposal_subject=subject if printable else None,
+        reasons=(reason,),
+    )
+    record = Envelope(
+        id=record_id,
+        source=COORDINATOR_SOURCE,
+        type=violation.type,
+        time=time,
+        subject=proposal_id[:128],
+        operation=operation,
+        mode=mode,
+        agency=agency or Agency.CRISIS_CELL,
+        recordedtime=recorded_at,
+        data=violation,
+    )
+    recipients = dict.fromkeys((Agency.CRISIS_CELL, agency or Agency.CRISIS_CELL))
+    deliveries = tuple(RecordDelivery(to=a) for a in recipients)
+    return Outcome(proposal_id, record, deliveries, accepted=False, digest=digest)
+
+
+def reason_of(code: ReasonCode, detail: str) -> Reason:
+    """A reason with the operator's wording of its code, then the detail."""
+    return Reason(code=code, message=f"{REASON_MESSAGES[code]} — {detail}"[:1000])
 
 
 class Coordinator:
@@ -96,12 +171,14 @@ class Coordinator:
         *,
         max_proposal_bytes: int = 64 * 1024,
         remembered: int = 500_000,
+        engine: Engine = decide,
     ) -> None:
         self.charters = dict(charters)
         self.max_proposal_bytes = max_proposal_bytes
+        self.engine = engine
         self._remembered = remembered
         self._situations: dict[tuple[Mode, str], Situation] = {}
-        self._decided: OrderedDict[tuple[Mode, str], int] = OrderedDict()
+        self._decided: OrderedDict[tuple[Mode, str], Recorded] = OrderedDict()
 
     # --- state -----------------------------------------------------------------------------
 
@@ -114,17 +191,28 @@ class Coordinator:
         self._situations = {k: v for k, v in self._situations.items() if k[0] is not mode}
         self._decided = OrderedDict((k, v) for k, v in self._decided.items() if k[0] is not mode)
 
-    def remember(self, mode: Mode, proposal_id: str, sequence: int) -> None:
-        """Note that a proposal's record sits at `sequence` of the mode's timeline."""
+    def remember(
+        self, mode: Mode, proposal_id: str, sequence: int, digest: str | None = None
+    ) -> None:
+        """Note that a proposal's record sits at `sequence` of the mode's timeline. The first
+        record of an id stays the one remembered (a later refusal of a duplicate does not
+        replace it); a proposal decided but not yet appended gets its sequence."""
         key = (mode, proposal_id)
-        self._decided[key] = sequence
+        known = self._decided.get(key)
+        if known is None or known.sequence == 0:
+            self._decided[key] = Recorded(sequence, digest or (known.digest if known else None))
         self._decided.move_to_end(key)
         while len(self._decided) > self._remembered:
             self._decided.popitem(last=False)
 
+    def recorded(self, mode: Mode, proposal_id: str) -> Recorded | None:
+        """What is remembered of an already decided proposal."""
+        return self._decided.get((mode, proposal_id))
+
     def decided_at(self, mode: Mode, proposal_id: str) -> int | None:
         """Timeline sequence of an already decided proposal, if remembered."""
-        return self._decided.get((mode, proposal_id))
+        known = self._decided.get((mode, proposal_id))
+        return None if known is None else known.sequence
 
     def apply(self, record: Envelope) -> None:
         """Fold an appended record into the situation (violations change nothing)."""
@@ -138,27 +226,33 @@ class Coordinator:
     def decide(self, mode: Mode, incoming: Incoming) -> Outcome:
         """Decide one proposal of `mode`'s stream. Accepted records update the situation."""
         proposal_id = proposal_id_of(incoming)
+        digest = proposal_digest(incoming)
         try:
             parsed = subjects.parse_proposal(incoming.subject)
         except SubjectError:
-            refusal = _Refusal(UNKNOWN_OPERATION, None, "unknown", proposal_id)
-            return refusal.outcome(
+            refused = _Refusal(UNKNOWN_OPERATION, None, "unknown", proposal_id, digest)
+            return refused.outcome(
                 mode, incoming, ReasonCode.INVALID_ENVELOPE, "sujet de proposition illisible"
             )
         operation, agency = parsed.operation, parsed.agency
-        refusal = _Refusal(operation, agency, parsed.event_type, proposal_id)
+        refused = _Refusal(operation, agency, parsed.event_type, proposal_id, digest)
         if len(incoming.body) > self.max_proposal_bytes:
             size = f"{len(incoming.body)} octets, maximum {self.max_proposal_bytes}"
-            return refusal.outcome(mode, incoming, ReasonCode.PAYLOAD_TOO_LARGE, size)
+            return refused.outcome(mode, incoming, ReasonCode.PAYLOAD_TOO_LARGE, size)
         try:
             envelope = from_structured(incoming.body)
         except EnvelopeError as exc:
-            return refusal.outcome(mode, incoming, ReasonCode(exc.code), exc.message)
+            return refused.outcome(mode, incoming, ReasonCode(exc.code), exc.message)
+        known = self._decided.get((mode, envelope.id))
+        if known is not None and not known.same_proposal(digest):
+            return self._duplicate(mode, incoming, envelope, refused, known)
+        if known is None:  # decided now, appended by the shell: a copy in the batch is known
+            self.remember(mode, envelope.id, 0, digest)
         compiled = self.charters.get(operation)
         if compiled is None or compiled.charter.operation.mode is not mode:
-            refusal = _Refusal(operation, agency, envelope.type, envelope.id)
+            refused = _Refusal(operation, agency, envelope.type, envelope.id, digest)
             unknown = f"aucune opération {operation} en mode {mode.value}"
-            return refusal.outcome(mode, incoming, ReasonCode.WRONG_OPERATION, unknown)
+            return refused.outcome(mode, incoming, ReasonCode.WRONG_OPERATION, unknown)
         proposal = Proposal(
             envelope=envelope,
             subject=incoming.subject,
@@ -167,7 +261,7 @@ class Coordinator:
             credentials_agency=agency,
             received_at=incoming.received_at,
         )
-        decision = decide(proposal, compiled, self.situation(mode, operation))
+        decision = self.engine(proposal, compiled, self.situation(mode, operation))
         record = record_of(decision)
         if decision.accepted:
             self.apply(record)
@@ -175,7 +269,30 @@ class Coordinator:
             RecordDelivery(to=d.recipient, remove=d.remove, coarsen=d.coarsen)
             for d in decision.deliveries
         )
-        return Outcome(envelope.id, record, deliveries, decision.accepted)
+        return Outcome(envelope.id, record, deliveries, decision.accepted, digest)
+
+    def _duplicate(
+        self,
+        mode: Mode,
+        incoming: Incoming,
+        envelope: Envelope,
+        refused: _Refusal,
+        known: Recorded,
+    ) -> Outcome:
+        where = f"à la position {known.sequence} du journal" if known.sequence else "dans ce lot"
+        return refusal(
+            mode,
+            record_id=derived_event_id("duplicate", envelope.id, refused.digest),
+            proposal_id=refused.proposal_id,
+            operation=refused.operation,
+            agency=refused.agency,
+            event_type=envelope.type,
+            subject=incoming.subject,
+            reason=reason_of(ReasonCode.DUPLICATE_ID, f"{envelope.id} déjà enregistré {where}"),
+            time=incoming.received_at,
+            recorded_at=incoming.received_at,
+            digest=refused.digest,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,30 +303,19 @@ class _Refusal:
     agency: Agency | None
     event_type: str
     proposal_id: str
+    digest: str
 
     def outcome(self, mode: Mode, incoming: Incoming, code: ReasonCode, detail: str) -> Outcome:
-        subject = incoming.subject
-        printable = _PRINTABLE.fullmatch(subject) is not None
-        violation = PerimeterViolated(
-            proposal_id=self.proposal_id[:128],
-            proposal_type=self.event_type[:200],
-            proposer=self.agency,
-            credentials_agency=self.agency,
-            proposal_subject=subject if printable else None,
-            reasons=(Reason(code=code, message=f"{REASON_MESSAGES[code]} — {detail}"[:1000]),),
-        )
-        record = Envelope(
-            id=derived_event_id("violation", subject, self.proposal_id),
-            source=COORDINATOR_SOURCE,
-            type=violation.type,
-            time=incoming.received_at,
-            subject=self.proposal_id[:128],
+        return refusal(
+            mode,
+            record_id=derived_event_id("violation", incoming.subject, self.proposal_id),
+            proposal_id=self.proposal_id,
             operation=self.operation,
-            mode=mode,
-            agency=self.agency or Agency.CRISIS_CELL,
-            recordedtime=incoming.received_at,
-            data=violation,
+            agency=self.agency,
+            event_type=self.event_type,
+            subject=incoming.subject,
+            reason=reason_of(code, detail),
+            time=incoming.received_at,
+            recorded_at=incoming.received_at,
+            digest=self.digest,
         )
-        recipients = dict.fromkeys((Agency.CRISIS_CELL, self.agency or Agency.CRISIS_CELL))
-        deliveries = tuple(RecordDelivery(to=a) for a in recipients)
-        return Outcome(self.proposal_id, record, deliveries, accepted=False)

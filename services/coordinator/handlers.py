@@ -7,6 +7,9 @@ id, so a redelivered proposal cannot append twice), wait for their acknowledgeme
 publish each recipient's copy (sequence set) the same way. Any failure raises: the batch is
 redelivered, the state is folded again from the timeline before the next batch, and
 proposals already on the timeline only get their copies re-sent (deduplicated too).
+
+A proposal JetStream gave up on (its deliveries all failed) is recorded as a dead letter
+(`record_exhausted`), through the same append and fan-out.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from contracts.routing import (
     CLOUDEVENTS_JSON,
     CONTENT_TYPE_HEADER,
     DELIVERIES_HEADER,
+    DIGEST_HEADER,
     MSG_ID_HEADER,
     PROPOSAL_HEADER,
     RecordDelivery,
@@ -44,15 +48,18 @@ from contracts.routing import (
 )
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
+from services.coordinator.dead_letters import dead_letter
 from services.coordinator.domain import (
     Coordinator,
     Incoming,
     Outcome,
     feed_copy,
     feed_subject,
+    proposal_digest,
     proposal_id_of,
 )
 from services.coordinator.errors import PublishError
+from services.runtime.consumer import Exhausted
 
 log = structlog.get_logger("interforces.coordinator")
 
@@ -66,6 +73,7 @@ class Counters:
     redelivered: int = 0
     restored: int = 0
     batches: int = 0
+    dead_letters: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +84,7 @@ class Counters:
             "redelivered": self.redelivered,
             "restored": self.restored,
             "batches": self.batches,
+            "dead_letters": self.dead_letters,
             "rejections_by_reason": dict(self.reasons),
         }
 
@@ -157,7 +166,8 @@ class Pipeline:
             log.error("unreadable timeline record", sequence=seq, reason=exc.code)
             return
         self.coordinator.apply(record)
-        self.coordinator.remember(mode, headers.get(PROPOSAL_HEADER, record.id), seq)
+        proposal_id = headers.get(PROPOSAL_HEADER, record.id)
+        self.coordinator.remember(mode, proposal_id, seq, headers.get(DIGEST_HEADER))
 
     # --- a batch ---------------------------------------------------------------------------
 
@@ -178,7 +188,7 @@ class Pipeline:
     async def _handle(self, js: JetStreamContext, mode: Mode, messages: Sequence[Msg]) -> None:
         pending: list[_Pending] = []
         resend: list[int] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for msg in messages:
             incoming = Incoming(
                 subject=msg.subject,
@@ -200,19 +210,24 @@ class Pipeline:
             copies.append(await self._stored(js, mode, seq))
         await self._fan_out(js, copies)
         for p, seq in appended:
-            self.coordinator.remember(mode, p.outcome.proposal_id, seq)
-            self._count(p.outcome)
+            outcome = p.outcome
+            self.coordinator.remember(mode, outcome.proposal_id, seq, outcome.digest)
+            self._count(outcome)
 
-    def _already(self, mode: Mode, incoming: Incoming, seen: set[str]) -> int | None:
-        """Timeline sequence of a proposal decided before (0: earlier in this batch)."""
+    def _already(self, mode: Mode, incoming: Incoming, seen: set[tuple[str, str]]) -> int | None:
+        """Timeline sequence of this very proposal decided before (0: earlier in this batch);
+        None for a proposal to decide (another content under a known id is one)."""
         proposal_id = proposal_id_of(incoming)
-        if proposal_id in seen:
+        digest = proposal_digest(incoming)
+        if (proposal_id, digest) in seen:
             return 0
-        seen.add(proposal_id)
-        decided = self.coordinator.decided_at(mode, proposal_id)
-        if decided is not None:
+        seen.add((proposal_id, digest))
+        known = self.coordinator.recorded(mode, proposal_id)
+        if known is None or not known.same_proposal(digest):
+            return None
+        if known.sequence:
             self.counters.redelivered += 1
-        return decided
+        return known.sequence
 
     def _decide(self, mode: Mode, incoming: Incoming) -> _Pending:
         context = propagate.extract(dict(incoming.headers))
@@ -241,6 +256,33 @@ class Pipeline:
             )
         return _Pending(outcome, headers)
 
+    async def record_exhausted(
+        self, js: JetStreamContext, mode: Mode, exhausted: Exhausted
+    ) -> None:
+        """Record a proposal JetStream gave up on as a dead letter; raise if it is not
+        appended and sent (the caller tries again: the record's id keeps it single, and a
+        repeated advisory only re-sends its copies)."""
+        outcome = dead_letter(mode, exhausted)
+        [(_, seq)] = await self._append(js, [_Pending(outcome, {})])
+        await self._fan_out(js, [_Copies(outcome.record, outcome.deliveries, {}, seq)])
+        known = self.coordinator.recorded(mode, outcome.proposal_id)
+        if known is not None and known.sequence == seq:
+            self.counters.redelivered += 1
+            return
+        self.coordinator.remember(mode, outcome.proposal_id, seq, outcome.digest)
+        self.counters.dead_letters += 1
+        self._count(outcome)
+        log.warning(
+            "proposal dead-lettered",
+            operation=outcome.record.operation,
+            agency=outcome.record.agency.value,
+            event_id=outcome.record.id,
+            proposal_id=outcome.proposal_id,
+            stream=exhausted.stream,
+            sequence=exhausted.sequence,
+            deliveries=exhausted.deliveries,
+        )
+
     def _count(self, outcome: Outcome) -> None:
         if outcome.accepted:
             self.counters.accepted += 1
@@ -263,6 +305,8 @@ class Pipeline:
                 DELIVERIES_HEADER: encode_deliveries(outcome.deliveries),
                 CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
             }
+            if outcome.digest is not None:
+                headers[DIGEST_HEADER] = outcome.digest
             subject = outcome.timeline_subject
             stream = subjects.stream_name(outcome.record.mode, StreamRole.TIMELINE)
             # Awaiting `publish_async` only enqueues (in order, on one connection): the

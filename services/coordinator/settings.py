@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, PositiveFloat
 
 from contracts.vocabulary import Mode
 from services.runtime.settings import RuntimeSettings
@@ -26,6 +26,19 @@ class CoordinatorSettings(RuntimeSettings):
     )
     coordinator_ack_wait_s: float = Field(
         default=60.0, gt=0, description="Redelivery delay of an unacknowledged proposal."
+    )
+    coordinator_max_deliver: int = Field(
+        default=6,
+        ge=2,
+        description="Deliveries of a proposal before it is given up and recorded as a dead letter.",
+    )
+    coordinator_redelivery_delays_s: tuple[PositiveFloat, ...] = Field(
+        default=(1.0, 5.0, 30.0, 120.0, 300.0),
+        min_length=1,
+        description=(
+            "Delay before each new delivery of a proposal that failed (the last repeats); "
+            "their sum is the longest failure a proposal outlives before its dead letter."
+        ),
     )
     coordinator_max_proposal_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Larger proposals are refused."

@@ -607,3 +607,36 @@ def test_decoding_mutated_envelopes_raises_only_envelope_error(
         }
         body = json.dumps(document.get("data")).encode()
         _decodes_or_refuses(lambda: from_binary(headers, body))
+
+
+# Times whose instant does not exist in UTC (every consumer compares instants in UTC).
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("time", "9999-12-31T23:59:59-23:59"),
+        ("time", "0001-01-01T00:00:00+23:59"),
+        ("recordedtime", "9999-12-31T23:30:00-01:00"),
+    ],
+)
+def test_a_time_beyond_the_utc_range_is_an_invalid_envelope(attribute: str, value: str) -> None:
+    # Given a valid document whose time is a valid RFC 3339 time outside UTC's years 1-9999
+    document = _valid_document() | {attribute: value}
+    # Then both decoders refuse it as an invalid envelope (nothing downstream overflows)
+    decoders: list[Callable[[], Envelope]] = [
+        lambda: from_structured(_structured(document)),
+        lambda: from_binary(*_binary(document)),
+    ]
+    for decode in decoders:
+        with pytest.raises(EnvelopeError) as refused:
+            decode()
+        assert refused.value.code == ReasonCode.INVALID_ENVELOPE
+
+
+def test_the_extreme_times_inside_the_utc_range_are_kept() -> None:
+    # Given the first and last instants UTC can hold, written with offsets
+    for value in ("9999-12-31T23:59:59+00:00", "0001-01-01T23:58:00+23:58"):
+        document = _valid_document() | {"time": value}
+        # Then they decode to that very instant
+        assert from_structured(_structured(document)).time.isoformat() == value
