@@ -85,8 +85,8 @@ async def mode_of(conn: asyncpg.Connection, operation: str, mode: Mode | None) -
         "SELECT DISTINCT mode FROM timeline_events WHERE operation = $1 ORDER BY mode", operation
     )
     if len(found) != 1:
-        where = "in both modes: say --mode" if found else "on the timeline"
-        Console(stderr=True).print(f"[red]Operation {operation!r} not found {where}.[/red]")
+        problem = "is in both modes: say --mode" if found else "is not on the timeline"
+        Console(stderr=True).print(f"[red]Operation {operation!r} {problem}.[/red]")
         raise typer.Exit(EXIT_UNKNOWN)
     return Mode(found[0]["mode"])
 

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -48,7 +49,8 @@ def show(  # noqa: PLR0917 - one argument per option
     if as_json:
         typer.echo(json.dumps(collection, ensure_ascii=False, indent=2))
         return
-    _print(Console(highlight=False), situation, collection)
+    timezone = charter.operation.timezone if charter else DEFAULT_TIMEZONE
+    _print(Console(highlight=False), situation, collection, ZoneInfo(timezone))
 
 
 async def _situation(  # noqa: PLR0917
@@ -80,10 +82,13 @@ async def _situation(  # noqa: PLR0917
     return situation_of(records, mode=mode, operation=operation, at=instant, basis=basis)
 
 
-def _print(console: Console, situation: Situation, collection: dict[str, Any]) -> None:
+def _print(
+    console: Console, situation: Situation, collection: dict[str, Any], zone: ZoneInfo
+) -> None:
     console.rule(
         f"[bold]{situation.operation}[/bold] ({situation.mode.value}) à "
-        f"{situation.at:%Y-%m-%d %H:%M:%S %Z} — {situation.records} enregistrements"
+        f"{situation.at.astimezone(zone):%Y-%m-%d %H:%M:%S %Z} — "
+        f"{situation.records} enregistrements"
     )
     tables: dict[str, Table] = {}
     columns = {
