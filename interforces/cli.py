@@ -6,6 +6,7 @@ import typer
 
 from interforces.commands import (
     bench,
+    chaos,
     charter,
     demo,
     infra,
@@ -36,6 +37,7 @@ timeline.app.command("show")(situation.show)
 app.add_typer(journal.app, name="journal")
 app.add_typer(report.app, name="report")
 app.command()(replay.replay)
+app.command()(chaos.chaos)
 app.command()(up.up)
 app.command()(status.status)
 app.command()(demo.demo)

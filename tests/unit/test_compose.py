@@ -4,6 +4,7 @@ every write, PostgreSQL, the streams job, tracing, no secret in clear, no missin
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from contracts.vocabulary import Mode
 from infra.nats.cluster import cluster_configs
 from interforces.stack.services import AGENCY_SERVICES, SERVICES
 
@@ -187,3 +189,26 @@ def test_each_agency_keeps_its_private_store_on_a_volume(
         data_dir = _env(services[agency.value])["IFC_DATA_DIR"]
         targets = [str(v).split(":")[1] for v in services[agency.value]["volumes"]]
         assert f"{data_dir}/{agency.value}" in targets
+
+
+@pytest.mark.parametrize(
+    ("module", "variable"),
+    [
+        ("services.coordinator", "IFC_COORDINATOR_MODES"),
+        ("services.timeline", "IFC_TIMELINE_MODES"),
+    ],
+)
+def test_each_mode_has_exactly_one_coordinator_and_one_projector(
+    services: dict[str, dict[str, Any]], module: str, variable: str
+) -> None:
+    # docs/scale-out.md: the only reader of a mode's durable consumer decides (or folds) it
+    # in stream order; a second instance on the same consumer would interleave batches
+    command = ["python", "-m", module]
+    instances = {name: svc for name, svc in services.items() if svc.get("command") == command}
+    assert len(instances) >= 2, f"{module}: one instance per mode"
+    served: list[str] = []
+    for name, svc in instances.items():
+        assert svc.get("deploy", {}).get("replicas", 1) == 1, f"{name}: one replica"
+        assert "scale" not in svc, f"{name}: one replica"
+        served.extend(json.loads(_env(svc)[variable]))
+    assert sorted(served) == sorted(mode.value for mode in Mode)
