@@ -1,5 +1,6 @@
 """A Fête de la musique evening in Lyon's Presqu'île, played on a simulated clock."""
 
+from simulations.festival.canary import Canary
 from simulations.festival.clock import SimClock
 from simulations.festival.errors import EveningError, FestivalError
 from simulations.festival.evening import EVENING_HOURS, build_evening
@@ -10,6 +11,7 @@ __all__ = [
     "DELIBERATE",
     "EVENING_HOURS",
     "Action",
+    "Canary",
     "Evening",
     "EveningError",
     "FestivalError",

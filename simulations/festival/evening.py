@@ -15,6 +15,7 @@ from itertools import pairwise
 from typing import Final
 
 from contracts.charter import Charter
+from simulations.festival.canary import Canary
 from simulations.festival.errors import EveningError
 from simulations.festival.incidents import write_incidents
 from simulations.festival.model import Evening
@@ -34,13 +35,20 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,23}$")
 
 
 def build_evening(
-    charter: Charter, seed: int, *, label: str | None = None, hours: float = EVENING_HOURS
+    charter: Charter,
+    seed: int,
+    *,
+    label: str | None = None,
+    hours: float = EVENING_HOURS,
+    canary: Canary | None = None,
 ) -> Evening:
     """The evening's actions on `charter`, the same for the same seed and label.
 
     `label` (default `s<seed>`) prefixes every id (reports, incidents, mediations, checks):
     an evening played again under another label is new to the coordinator, while the same
-    label replays as duplicates.
+    label replays as duplicates. A `canary` puts its identity on the first identity check's
+    person and its phrase in the first mediation round's case notes (the evening is
+    otherwise the same).
     """
     label = label if label is not None else f"s{seed}"
     if not _LABEL.fullmatch(label):
@@ -52,8 +60,8 @@ def build_evening(
     # Stories first (they take units for a while), shifts last (engaged units stay put).
     write_opera(script)
     write_incidents(script)
-    write_rounds(script)
-    write_identity_checks(script)
+    write_rounds(script, canary=canary)
+    write_identity_checks(script, canary=canary)
     write_crowds(script)
     write_attempts(script)
     write_shifts(script)

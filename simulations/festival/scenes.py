@@ -7,7 +7,12 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, timedelta
 
-from contracts.events.identity_checks import CheckedPerson, LegalBasis, RecepisseIssued
+from contracts.events.identity_checks import (
+    CheckedPerson,
+    CheckGround,
+    LegalBasis,
+    RecepisseIssued,
+)
 from contracts.events.mediation import MediationClosed, MediationStarted, MediationTopic
 from contracts.events.private_security import EntranceScreeningReported, SiteIncidentReported
 from contracts.events.public_safety import (
@@ -26,6 +31,7 @@ from contracts.events.units import UnitPositionReported
 from contracts.geo import GeoPoint
 from contracts.ids import IncidentId, UnitId
 from contracts.vocabulary import Agency, IncidentCategory, Mode, SectorKind, Severity
+from simulations.festival.canary import Canary
 from simulations.festival.errors import EveningError
 from simulations.festival.refusals import (
     MUNICIPAL_POLICE_MEDIATES,
@@ -244,16 +250,27 @@ def _site_incident_handled(
 
 _SURNAMES = ("Moreau", "Benali", "Lefèvre", "Nguyen", "Da Silva", "Girard", "Traoré", "Roux")
 _GIVEN = ("Karim", "Julie", "Thomas", "Awa", "Lucas", "Inès", "Mehdi", "Camille")
+#: Motives in words, each with the ground it falls under.
 _MOTIVES = (
-    "Réquisitions du procureur de la République : vols en réunion aux abords de la gare",
-    "Signalement d'un vol à la tire correspondant à la description de la personne",
-    "Présence prolongée près des distributeurs de billets après un signalement",
+    (
+        "Réquisitions du procureur de la République : vols en réunion aux abords de la gare",
+        CheckGround.PROSECUTOR_REQUISITIONS,
+    ),
+    (
+        "Signalement d'un vol à la tire correspondant à la description de la personne",
+        CheckGround.OFFENCE_SUSPECTED,
+    ),
+    (
+        "Présence prolongée près des distributeurs de billets après un signalement",
+        CheckGround.OFFENCE_PREPARED,
+    ),
 )
 
 
-def write_identity_checks(s: Script, count: int = 8) -> None:
+def write_identity_checks(s: Script, count: int = 8, canary: Canary | None = None) -> None:
     """Identity checks by the national police at the station and in its zone, each with
-    the receipt handed to the checked person."""
+    the receipt handed to the checked person; the first check's person bears the canary
+    identity, if any."""
     kinds = (SectorKind.STATION, SectorKind.POLICE_ZONE)
     zones = set(s.places.of_kind(*kinds)) | {"place-carnot"}
     posts = [p for p in s.posts_of(PN) if set(p.home) & zones]
@@ -261,33 +278,42 @@ def write_identity_checks(s: Script, count: int = 8) -> None:
         raise EveningError("no national police unit holds the station or the police zone")
     actor = s.actor(PN)
     service = actor.name if actor is not None else "Police nationale"
-    for _ in range(count):
+    for index in range(count):
         post = s.rng.choice(posts)
         at = post.on + (post.off - post.on) * s.rng.uniform(0.05, 0.95)
         at = at.replace(microsecond=0)
         sector = s.rng.choice([x for x in post.home if x in zones])
         check = s.new_id("RCP")
         legal_basis = s.rng.choice((LegalBasis.CPP_78_2_AL1, LegalBasis.CPP_78_2_AL2))
+        # Drawn in the order the evening always drew them: the same seed, the same evening.
+        motive, ground = s.rng.choice(_MOTIVES)
+        position = s.places.point_in(sector, s.rng)
+        officer_number = f"{s.rng.randint(0, 9_999_999):07d}"
+        grade = s.rng.choice(("Gardien de la paix", "Brigadier-chef", "Sous-brigadier"))
+        person = CheckedPerson(
+            surname=s.rng.choice(_SURNAMES),
+            given_names=s.rng.choice(_GIVEN),
+            birth_date=date(s.rng.randint(1970, 2006), s.rng.randint(1, 12), 15),
+        )
+        if canary is not None and index == 0:
+            person = canary.plant_identity(person)
         s.report(
             post,
             at,
             RecepisseIssued(
                 check=check,
                 legal_basis=legal_basis,
-                motives=(s.rng.choice(_MOTIVES),),
+                motives=(motive,),
+                ground=ground,
                 possible_consequences="Vérification d'identité au poste si l'identité ne peut "
                 "être justifiée sur place (art. 78-3 CPP)",
                 place=s.places.names[sector],
-                position=s.places.point_in(sector, s.rng),
+                position=position,
                 checked_at=at,
-                officer_number=f"{s.rng.randint(0, 9_999_999):07d}",
-                grade=s.rng.choice(("Gardien de la paix", "Brigadier-chef", "Sous-brigadier")),
+                officer_number=officer_number,
+                grade=grade,
                 service=service,
-                person=CheckedPerson(
-                    surname=s.rng.choice(_SURNAMES),
-                    given_names=s.rng.choice(_GIVEN),
-                    birth_date=date(s.rng.randint(1970, 2006), s.rng.randint(1, 12), 15),
-                ),
+                person=person,
             ),
             f"check:{check}",
             sector=sector,
@@ -519,8 +545,9 @@ _ROUNDS = (
 )
 
 
-def write_rounds(s: Script, count: int = 8) -> None:
-    """Mediations the mediators open on their own rounds, with their (private) case notes."""
+def write_rounds(s: Script, count: int = 8, canary: Canary | None = None) -> None:
+    """Mediations the mediators open on their own rounds, with their (private) case notes;
+    the first one's notes carry the canary phrase, if any."""
     posts = s.posts_of(MED)
     made = 0
     for _ in range(count * 20):
@@ -534,6 +561,8 @@ def write_rounds(s: Script, count: int = 8) -> None:
         sector = s.rng.choice(post.home)
         point = s.places.point_in(sector, s.rng)
         topic, notes = s.rng.choice(_ROUNDS)
+        if canary is not None and made == 0:
+            notes = canary.plant_phrase(notes)
         mediation = s.new_id("MEDIATION")
         thread = f"mediation:{mediation}"
         s.report(

@@ -21,11 +21,9 @@ from unit.agency.builders import (
     assignment,
     feed_body,
     incident_reported,
-    key_of,
     mediation_started,
     recepisse_issued,
     report_of,
-    settings_for,
     subject_of,
 )
 
@@ -34,13 +32,13 @@ from contracts.cloudevents import from_structured
 from contracts.events.identity_checks import IdentityCheckRecorded, RecepisseIssued
 from contracts.events.mediation import MediationStarted
 from contracts.reasons import ReasonCode
-from contracts.reports import Dispatch, ReportAck, ReportStatus, UnitReport
+from contracts.reports import Dispatch, ReportStatus
 from contracts.routing import CLOUDEVENTS_JSON, CONTENT_TYPE_HEADER, MSG_ID_HEADER
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Agency, Mode
+from integration.agency.harness import Started, send, send_report, start
 from integration.jetstream import count, read_all, wait_for
-from services.agency.app import AgencyApp, build_service, feed_durable
-from services.agency.domain import AgencyProfile
+from services.agency.app import feed_durable
 from services.mediation.app import PROFILE as MEDIATION
 from services.police_nationale.app import PROFILE as POLICE_NATIONALE
 
@@ -49,35 +47,6 @@ pytestmark = pytest.mark.integration
 PROPOSALS = subjects.stream_name(Mode.LIVE, StreamRole.PROPOSALS)
 FEEDS = subjects.stream_name(Mode.LIVE, StreamRole.FEEDS)
 EVERY_STREAM = [subjects.stream_name(mode, role) for mode in Mode for role in StreamRole]
-
-
-async def send(nc: Client, subject: str, body: bytes) -> ReportAck:
-    reply = await nc.request(subject, body, timeout=10)
-    return ReportAck.model_validate_json(reply.data)
-
-
-async def send_report(nc: Client, report: UnitReport, agency: Agency) -> ReportAck:
-    return await send(nc, subject_of(report, agency), report.model_dump_json().encode())
-
-
-class Started:
-    """A running agency service and the key its units hold."""
-
-    def __init__(self, built: AgencyApp, key: bytes) -> None:
-        self.built = built
-        self.key = key
-
-
-async def start(
-    profile: AgencyProfile, nats_url: str, directory: Path, provider: TracerProvider | None = None
-) -> Started:
-    settings = settings_for(directory, nats_url)
-    built = build_service(profile, settings, provider)
-    await built.broker.start()
-    # The server has taken the service's subscriptions once its connection is flushed: a
-    # report sent before that would find no responder (a unit would retry; a test must not).
-    await built.broker.config.connection_state.connection.flush()
-    return Started(built, key_of(settings, profile.agency))
 
 
 @pytest.fixture

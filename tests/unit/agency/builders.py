@@ -18,7 +18,7 @@ from contracts.events.incidents import IncidentAssigned
 from contracts.ids import EventId, IncidentId, OperationId, UnitId
 from contracts.reports import Dispatch, UnitReport
 from contracts.vocabulary import Agency, Mode
-from services.agency.domain import Engagements
+from services.agency.domain import Engagement, Engagements, authenticate, report_address
 from services.agency.errors import PublishError
 from services.agency.settings import AgencySettings
 
@@ -40,6 +40,8 @@ UNITS: dict[Agency, str] = {
 }
 
 SURNAME = "Zanzibarovna"
+GIVEN_NAMES = "Ilse"
+BIRTH_DATE = "1991-04-02"
 CASE_NOTES = "Conflit de voisinage apaisé ; la voisine du 3e craint des représailles."
 
 
@@ -83,6 +85,7 @@ def check_facts() -> dict[str, Any]:
         "check": "RC-2026-000123",
         "legal_basis": "cpp_78_2_al2",
         "motives": ["Réquisitions du procureur : vols en réunion sur la Presqu'île"],
+        "ground": "prosecutor_requisitions",
         "possible_consequences": "Vérification d'identité au poste si elle ne peut être établie",
         "place": "Place des Terreaux, devant la fontaine Bartholdi",
         "position": TERREAUX,
@@ -97,7 +100,7 @@ def recepisse_issued() -> dict[str, Any]:
     return {
         "type": "fr.interforces.identity_check.recepisse_issued",
         **check_facts(),
-        "person": {"surname": SURNAME, "given_names": "Ilse", "birth_date": "1991-04-02"},
+        "person": {"surname": SURNAME, "given_names": GIVEN_NAMES, "birth_date": BIRTH_DATE},
     }
 
 
@@ -141,6 +144,12 @@ def report_of(
 
 def subject_of(report: UnitReport, agency: Agency, mode: Mode = Mode.LIVE) -> str:
     return subjects.report(mode, report.operation, agency, report.unit)
+
+
+def engaged(key: bytes, agency: Agency, report: UnitReport, mode: Mode = Mode.LIVE) -> Engagement:
+    """Where the report's unit stands, once authenticated on its subject (or its refusal)."""
+    address = report_address(subject_of(report, agency, mode))
+    return authenticate(report, address, festival_engagements(agency), key)
 
 
 def assignment(

@@ -21,6 +21,7 @@ from contracts.subjects import StreamRole
 from contracts.vocabulary import Agency, Classification, Mode
 from services.agency.domain import (
     AgencyProfile,
+    Engagement,
     Engagements,
     authenticate,
     enrich,
@@ -48,8 +49,8 @@ from unit.agency.builders import (
     mediation_started,
     recepisse_issued,
     report_of,
-    subject_of,
 )
+from unit.agency.builders import engaged as engaged_with
 
 pytestmark = pytest.mark.unit
 
@@ -59,10 +60,8 @@ MEDIATION = AgencyProfile(Agency.MEDIATION, transforms=(keep_case_notes,))
 MUNICIPAL = AgencyProfile(Agency.POLICE_MUNICIPALE)
 
 
-def engaged(profile: AgencyProfile, report: UnitReport, mode: Mode = Mode.LIVE) -> Any:
-    engagements = festival_engagements(profile.agency)
-    address = report_address(subject_of(report, profile.agency, mode))
-    return authenticate(report, address, engagements, KEY)
+def engaged(profile: AgencyProfile, report: UnitReport, mode: Mode = Mode.LIVE) -> Engagement:
+    return engaged_with(KEY, profile.agency, report, mode)
 
 
 def refused(call: Any) -> ReasonCode:
