@@ -9,6 +9,9 @@ Per mode (live, exercise), three streams:
   deduplicated by event id over `DUPLICATE_WINDOW_S`.
 - `IFC_<MODE>_FEEDS`: each recipient's redacted copies; each agency reads its own.
 
+And one key-value bucket, `IFC_LEASES`: the lease that makes one coordinator (or projector)
+per mode the active one among several instances (`services/runtime/lease.py`).
+
 `Profile.SINGLE` is one embedded node (R1); `Profile.CLUSTER` three nodes (R3), whose servers
 run with `sync_interval: always` (see `infra/nats/`).
 """
@@ -19,7 +22,13 @@ from enum import StrEnum
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 
 from contracts import subjects
@@ -30,6 +39,9 @@ from contracts.vocabulary import Mode
 DUPLICATE_WINDOW_S = 30 * 60.0
 #: Proposals and feeds are working copies; the timeline is kept for good.
 WORKING_COPY_MAX_AGE_S = 14 * 24 * 3600.0
+#: The leases' key-value bucket, and how long a lease nobody renews survives.
+LEASE_BUCKET = "IFC_LEASES"
+LEASE_TTL_S = 6.0
 #: Largest message any stream accepts (the coordinator refuses bigger proposals earlier).
 MAX_MSG_BYTES = 256 * 1024
 
@@ -87,7 +99,26 @@ async def declare_streams(js: JetStreamContext, profile: Profile) -> list[str]:
             except NatsError as exc:  # e.g. replicas cannot change on a single node
                 raise StreamDeclarationError(name, str(exc)) from exc
         declared.append(name)
+    declared.append(await declare_lease_bucket(js, profile))
     return declared
+
+
+async def declare_lease_bucket(js: JetStreamContext, profile: Profile) -> str:
+    """Create the leases' bucket unless it exists; the name of its stream."""
+    try:
+        await js.key_value(LEASE_BUCKET)
+    except (NotFoundError, NatsError):
+        await js.create_key_value(
+            KeyValueConfig(
+                bucket=LEASE_BUCKET,
+                description="Interforces: which instance is active, per consumer",
+                history=1,
+                ttl=LEASE_TTL_S,
+                storage=StorageType.FILE,
+                replicas=profile.replicas,
+            )
+        )
+    return f"KV_{LEASE_BUCKET}"
 
 
 class StreamDeclarationError(Exception):

@@ -46,8 +46,7 @@ def chaos(  # noqa: PLR0917 - one argument per option
         list[Scenario] | None,
         typer.Option(
             "--scenario",
-            help="A scenario to run; repeat for several (default: every fault; "
-            "shared-projectors is a negative control, run only when named).",
+            help="A scenario to run; repeat for several (default: every one).",
         ),
     ] = None,
     rate: Annotated[float, typer.Option(min=1.0, help="Proposals sent per second.")] = 200.0,

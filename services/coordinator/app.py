@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from faststream import FastStream
 from nats.aio.msg import Msg
@@ -26,11 +27,11 @@ from services.runtime.consumer import (
     TRANSIENT_ERRORS,
     BatchConsumer,
     BatchHandler,
-    ConsumerGroup,
     Exhausted,
     ExhaustedHandler,
 )
 from services.runtime.health import add_health
+from services.runtime.lease import LeasedGroup
 
 SERVICE = "coordinator"
 
@@ -96,10 +97,16 @@ def build_app(
                 tracer=tracer,
             )
         )
-        # Fold the timeline before the first decision of the mode (and after any failure).
-        pipeline.mark_stale(mode)
-
-    group = ConsumerGroup(broker, consumers)
+    # One instance reads each mode's proposals (the holder of its lease); it folds the
+    # timeline before its first decision there, since another instance may have decided.
+    group = LeasedGroup(
+        broker,
+        consumers,
+        on_acquired={
+            durable_name(mode): partial(pipeline.mark_stale, mode)
+            for mode in settings.coordinator_modes
+        },
+    )
 
     def details() -> dict[str, object]:
         return {**pipeline.counters.as_dict(), "failed_batches": group.failures}

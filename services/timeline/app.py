@@ -15,8 +15,9 @@ from contracts import subjects
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
 from services.runtime.broker import app_logger, make_broker
-from services.runtime.consumer import BatchConsumer, BatchHandler, ConsumerGroup
+from services.runtime.consumer import BatchConsumer, BatchHandler
 from services.runtime.health import add_health
+from services.runtime.lease import LeasedGroup
 from services.timeline.handlers import Projector, consumer_name
 from services.timeline.settings import TimelineSettings
 
@@ -54,7 +55,8 @@ def build_app(
         )
         for mode in settings.timeline_modes
     ]
-    group = ConsumerGroup(broker, consumers)
+    # One instance projects each mode (the holder of its lease); the others stand by.
+    group = LeasedGroup(broker, consumers)
     add_health(broker, SERVICE, projector.counters.as_dict)
     app = FastStream(
         broker,

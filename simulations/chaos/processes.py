@@ -38,11 +38,15 @@ SERVICE_ENV: Mapping[str, str] = {
 PROMPT_RESTART = RestartPolicy(max_restarts=10, backoff_initial_s=0.2, backoff_max_s=2.0)
 #: The pipeline every scenario runs.
 PIPELINE: tuple[str, ...] = ("coordinator", "timeline")
-#: Another projector process bound to the first one's durable consumers (the negative
-#: control `shared-projectors`).
+#: A second coordinator and a second projector sharing the first ones' durable consumers:
+#: each stands by until it holds the consumer's lease (the failover scenarios).
+SECOND_COORDINATOR = ServiceSpec("coordinator-2", "services.coordinator")
 SECOND_PROJECTOR = ServiceSpec("timeline-2", "services.timeline", needs_database=True)
 #: Health subject each supervised name answers on, when not its own name.
-HEALTH_NAMES: Mapping[str, str] = {SECOND_PROJECTOR.name: "timeline"}
+HEALTH_NAMES: Mapping[str, str] = {
+    SECOND_COORDINATOR.name: "coordinator",
+    SECOND_PROJECTOR.name: "timeline",
+}
 
 
 def service_specs(

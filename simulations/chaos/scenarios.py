@@ -21,12 +21,10 @@ into an empty schema to compare digests with the live projection. It stops by it
   service; units retry what was not acknowledged, and the id derived from each report
   keeps it single.
 
-`shared-projectors` is a negative control, not a fault, and not among the defaults: two
-projector processes bound to the same durable consumer, no fault at all. Each takes batches
-the other's checkpoint is not at yet, hands them back (the gap rule), and the projection
-crawls at about one batch per redelivery delay; the row is not exact (not settled within
-`CONTROL_SETTLE_S`). It is why docs/scale-out.md runs one projector per mode, not two per
-consumer.
+- `coordinator-failover`: two coordinator processes share the durable consumer; the holder
+  of its lease decides, the other stands by. kill -9 the active one: the standby takes the
+  lease once it expires, folds the timeline and decides what is left.
+- `projector-failover`: the same with two projectors.
 """
 
 from __future__ import annotations
@@ -45,6 +43,7 @@ import asyncpg
 import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.js.errors import KeyNotFoundError
 
 from contracts import subjects
 from contracts.charter import Charter
@@ -52,7 +51,7 @@ from contracts.charter.loader import load_charter
 from contracts.credentials import read_unit_key
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Agency, Mode
-from infra.streams import Profile
+from infra.streams import LEASE_BUCKET, Profile
 from interforces.stack.stack import Stack, StackSettings
 from interforces.stack.supervisor import request_health
 from services.coordinator.app import durable_name
@@ -71,6 +70,7 @@ from simulations.chaos.load import (
 )
 from simulations.chaos.processes import (
     PROMPT_RESTART,
+    SECOND_COORDINATOR,
     SECOND_PROJECTOR,
     SERVICE_ENV,
     InstancesProbe,
@@ -93,13 +93,12 @@ class Scenario(StrEnum):
     POSTGRES_RESTART = "postgres-restart"
     NATS_NODE_KILL = "nats-node-kill"
     AGENCY_RESTART = "agency-restart"
-    SHARED_PROJECTORS = "shared-projectors"
+    COORDINATOR_FAILOVER = "coordinator-failover"
+    PROJECTOR_FAILOVER = "projector-failover"
 
 
 #: The fault scenarios (what runs unless scenarios are named).
-FAULTS: tuple[Scenario, ...] = tuple(s for s in Scenario if s is not Scenario.SHARED_PROJECTORS)
-#: How long the negative control is given to settle (it does not).
-CONTROL_SETTLE_S = 30.0
+FAULTS: tuple[Scenario, ...] = tuple(Scenario)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +206,10 @@ async def run_scenario(
     database_url = await create_database(postgres.url)
     cluster = LocalCluster(work / "cluster") if scenario is Scenario.NATS_NODE_KILL else None
     agency = busiest_agency(charter) if scenario is Scenario.AGENCY_RESTART else None
-    pair = (SECOND_PROJECTOR,) if scenario is Scenario.SHARED_PROJECTORS else ()
+    pair = {
+        Scenario.COORDINATOR_FAILOVER: (SECOND_COORDINATOR,),
+        Scenario.PROJECTOR_FAILOVER: (SECOND_PROJECTOR,),
+    }.get(scenario, ())
     try:
         if cluster is not None:
             await asyncio.to_thread(cluster.start)
@@ -316,8 +318,10 @@ class _Run:
         match self.scenario:
             case Scenario.COORDINATOR_KILL:
                 fault.recovery_s = await self._kill_and_wait("coordinator")
-            case Scenario.SHARED_PROJECTORS:
-                fault.detail["projectors"] = len(await health_answers(self.nc, "timeline"))
+            case Scenario.COORDINATOR_FAILOVER:
+                await self._kill_active(fault, durable_name(self.mode), SECOND_COORDINATOR.name)
+            case Scenario.PROJECTOR_FAILOVER:
+                await self._kill_active(fault, consumer_name(self.mode), SECOND_PROJECTOR.name)
             case Scenario.PROJECTOR_KILL:
                 fault.detail["transaction_open"] = await self._transaction_open()
                 fault.recovery_s = await self._kill_and_wait("timeline")
@@ -338,6 +342,32 @@ class _Run:
     async def _kill_and_wait(self, service: str) -> float:
         pid = self.processes.kill(service)
         return await self.processes.back(service, pid)
+
+    async def _kill_active(self, fault: _Fault, lease: str, second: str) -> None:
+        """kill -9 the instance holding `lease`; wait until a live instance holds it (the
+        standby, or the killed one restarted, whichever gets it first)."""
+        names = (second.removesuffix("-2"), second)
+        kv = await self.js.key_value(LEASE_BUCKET)
+
+        async def holder_pid() -> int | None:
+            with contextlib.suppress(NatsError, TimeoutError, KeyNotFoundError):
+                value = (await kv.get(lease)).value or b""
+                return int(value.decode().rsplit(":", 1)[1])
+            return None
+
+        killed_pid = await holder_pid()
+        active = next(n for n in names if self.processes.pid(n) == killed_pid)
+        began = time.monotonic()
+        self.processes.kill(active)
+        fault.detail["killed"] = active
+        while time.monotonic() - began < 60.0:
+            pid = await holder_pid()
+            if pid is not None and pid != killed_pid:
+                live = {self.processes.pid(n): n for n in names if _running(self.processes, n)}
+                fault.detail["took_over"] = live.get(pid, f"pid {pid}")
+                break
+            await asyncio.sleep(0.1)
+        fault.recovery_s = time.monotonic() - began
 
     async def _transaction_open(self, wait_s: float = 2.0) -> bool:
         """Wait (a little) until some other session has a transaction open in the scenario's
@@ -400,8 +430,6 @@ class _Run:
         """Wait until no proposal is pending at the coordinator and the projector's checkpoint
         is the timeline's last sequence, twice in a row; False after the bound."""
         bound = self.config.settle_timeout_s
-        if self.scenario is Scenario.SHARED_PROJECTORS:
-            bound = min(bound, CONTROL_SETTLE_S)
         deadline = time.monotonic() + bound
         proposals = subjects.stream_name(self.mode, StreamRole.PROPOSALS)
         previous: tuple[int, ...] | None = None
@@ -439,11 +467,10 @@ class _Run:
                 fault.detail["duplicates"] = await self._counter(
                     agency.value, "reports", "duplicates"
                 )
-            case Scenario.SHARED_PROJECTORS:
-                answers = await health_answers(self.nc, "timeline")
-                fault.detail["projected_by_instance"] = sorted(
-                    _dig(a.details, mode, "projected") or 0 for a in answers
-                )
+            case Scenario.COORDINATOR_FAILOVER | Scenario.PROJECTOR_FAILOVER:
+                role = "timeline" if self.scenario is Scenario.PROJECTOR_FAILOVER else "coordinator"
+                answers = await health_answers(self.nc, role)
+                fault.detail["instances"] = len(answers)
             case _:
                 fault.detail["failures"] = await self._counter("timeline", mode, "failures")
 
@@ -480,6 +507,14 @@ class _Run:
             finally:
                 await conn.close()
         return digests[0] == digests[1]
+
+
+def _running(processes: Processes, name: str) -> bool:
+    try:
+        processes.pid(name)
+    except RuntimeError:
+        return False
+    return True
 
 
 def _dig(details: Any, *path: str) -> Any:

@@ -94,7 +94,6 @@ def test_every_fault_by_default_and_exit_1_when_a_row_lost_something(
 ) -> None:
     result = invoke(["--seconds", "1"])
     assert [s for s, _ in ran] == list(FAULTS)
-    assert Scenario.SHARED_PROJECTORS not in FAULTS
     assert result.exit_code == command.EXIT_INEXACT
     assert "nats-node-kill" in result.stdout
     assert "lost = sent − distinct recorded" in result.stdout

@@ -77,3 +77,26 @@ async def test_an_agency_service_restarted_under_load_keeps_every_report_single(
     assert row.retries > 0
     assert "refused_by_service" not in row.detail
     assert_exact(row, chaos_config)
+
+
+async def test_a_standby_coordinator_takes_over_when_the_active_one_dies(
+    chaos_config: ChaosConfig, chaos_postgres: ChaosPostgres
+) -> None:
+    # given two coordinators sharing the durable consumer (one holds its lease)
+    # when the active one is killed -9 under load
+    row = await run_scenario(Scenario.COORDINATOR_FAILOVER, chaos_config, chaos_postgres)
+    # then a live instance took the lease (the standby, or the killed one restarted, first
+    # come), folded the timeline and decided the rest
+    assert "took_over" in row.detail
+    assert row.detail["instances"] == 2  # the killed one came back
+    assert_exact(row, chaos_config)
+
+
+async def test_a_standby_projector_takes_over_when_the_active_one_dies(
+    chaos_config: ChaosConfig, chaos_postgres: ChaosPostgres
+) -> None:
+    # given two projectors sharing the durable consumer, when the active one is killed -9
+    row = await run_scenario(Scenario.PROJECTOR_FAILOVER, chaos_config, chaos_postgres)
+    # then a live instance projects the rest, and the projection equals a rebuild
+    assert "took_over" in row.detail
+    assert_exact(row, chaos_config)
