@@ -6,6 +6,7 @@ Layout (tokens are subject-safe; `mode` first so one permission walls exercises 
     ifc.<mode>.<operation>.timeline.<family>.<action>            the log of record
     ifc.<mode>.<operation>.feed.<recipient>.<family>.<action>    what a recipient may see
     ifc.<mode>.<operation>.recepisse.<agency>                    receipts to checked persons
+    ifc.exercise.<operation>.control                             a running exercise's trainers
     ifc.<mode>.<operation>.report.<agency>.<unit>                a unit reports (request/reply)
     ifc.<mode>.<operation>.dispatch.<agency>.<unit>              an agency tells its unit
     ifc.replay.<session>.<operation>.<family>.<action>           isolated replay namespace
@@ -40,6 +41,7 @@ class Channel(StrEnum):
     RECEPISSE = "recepisse"
     REPORT = "report"
     DISPATCH = "dispatch"
+    CONTROL = "control"
 
 
 class StreamRole(StrEnum):
@@ -107,6 +109,11 @@ def report(mode: Mode, operation: str, agency: Agency, unit: str) -> str:
 def dispatch(mode: Mode, operation: str, agency: Agency, unit: str) -> str:
     """Subject an agency service tells one of its units on (assignments)."""
     return f"{_base(mode, operation)}.{Channel.DISPATCH}.{agency.value}.{unit_token(unit)}"
+
+
+def exercise_control(operation: str) -> str:
+    """Where a running exercise answers its trainers (exercise mode only; no stream)."""
+    return f"{_base(Mode.EXERCISE, operation)}.{Channel.CONTROL}"
 
 
 def replay(session: str, operation: str, event_type: str) -> str:

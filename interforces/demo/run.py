@@ -89,8 +89,14 @@ async def run_demo(
     copy = demo_charter(charter, data_dir / "charters", run_id)
     loaded = load_charter(copy)
     mode, operation = loaded.operation.mode, loaded.operation.id
+    # Without broker perimeters: the festival player still plays every agency's units and
+    # the crisis-cell desk on one connection, which no single broker user may do.
     settings = StackSettings(
-        data_dir=data_dir, charters=(copy,), trace_file=trace_file, log_level="INFO"
+        data_dir=data_dir,
+        charters=(copy,),
+        trace_file=trace_file,
+        log_level="INFO",
+        nats_auth=False,
     )
     phase("démarrage des serveurs et des sept services")
     async with Stack(settings) as stack:

@@ -5,6 +5,12 @@ under `<data_dir>`; with them, it uses those. It declares the streams, makes sur
 keys exist, runs the services, and records all of it in `<data_dir>/stack.json` for
 `interforces status`.
 
+With `IFC_NATS_AUTH`, the broker enforces the perimeters: the embedded nats-server runs the
+configuration generated from the charters (`infra/nats/perimeters.py`; passwords created in
+the secrets directory at first start), a configured one is expected to run the same
+(`interforces infra nats-config`); the stack declares the streams and probes health as the
+operator, and each service connects as its own broker user.
+
     async with Stack(StackSettings(data_dir=Path("var"))) as stack:
         ...  # stack.nats_url, stack.database_url, stack.state
 """
@@ -28,6 +34,9 @@ from nats.errors import Error as NatsError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.charter.loader import charter_files, load_charter
+from infra.nats.secrets import login_of
+from infra.nats.users import OPERATOR, NatsLogin
 from infra.streams import Profile, StreamDeclarationError, declare_streams
 from interforces.stack.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from interforces.stack.services import SERVICES, ServiceSpec
@@ -90,6 +99,10 @@ class StackSettings(BaseSettings):
     )
     api_port: int | None = Field(
         default=None, ge=1, le=65535, description="Crisis-cell API port; unset: a free one."
+    )
+    nats_auth: bool = Field(
+        default=False,
+        description="Broker perimeters: users, permissions and accounts from the charters.",
     )
     ready_timeout_s: float = Field(default=60.0, gt=0, description="Wait for readiness.")
     stop_grace_s: float = Field(default=10.0, gt=0, description="SIGTERM to SIGKILL.")
@@ -162,7 +175,15 @@ class StackState(BaseModel):
     postgres: ServerRecord
     api_url: str | None = Field(default=None, description="The crisis-cell API.")
     api_tokens: Path | None = Field(default=None, description="Its callers' tokens file.")
+    nats_auth: bool = Field(default=False, description="The broker enforces perimeters.")
     services: tuple[ServiceRecord, ...] = ()
+
+    def operator_login(self) -> NatsLogin | None:
+        """How tools connect to this stack's broker: as the operator when it enforces
+        perimeters (raises `NatsSecretError` without the operator's password)."""
+        if not self.nats_auth:
+            return None
+        return login_of(self.secrets_dir, OPERATOR)
 
 
 class StackError(Exception):
@@ -214,14 +235,18 @@ def _redact_one(url: str) -> str:
 
 
 async def declare_streams_at(
-    nats_url: str, profile: Profile, *, wait_s: float = STREAMS_WAIT_S
+    nats_url: str,
+    profile: Profile,
+    *,
+    wait_s: float = STREAMS_WAIT_S,
+    login: NatsLogin | None = None,
 ) -> list[str]:
-    """Declare the streams on the NATS at `nats_url`, retrying for `wait_s` while the
-    server (or the cluster's JetStream) is not ready yet."""
+    """Declare the streams on the NATS at `nats_url` (as `login`'s user when given),
+    retrying for `wait_s` while the server (or the cluster's JetStream) is not ready yet."""
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         try:
-            nc = await connect_once(nats_url, "interforces-streams")
+            nc = await connect_once(nats_url, "interforces-streams", login=login)
             try:
                 return await declare_streams(nc.jetstream(), profile)
             finally:
@@ -232,6 +257,16 @@ async def declare_streams_at(
             if asyncio.get_running_loop().time() >= deadline:
                 raise
             await asyncio.sleep(0.5)
+
+
+def broker_perimeters(charters: Sequence[Path], secrets_dir: Path) -> str:
+    """The nats-server configuration of the perimeters of every charter under `charters`
+    (passwords created in `secrets_dir` when missing)."""
+    # Only when launching (it imports every service's names; they may import the stack).
+    from infra.nats.accounts import broker_config  # noqa: PLC0415
+
+    loaded = [load_charter(path) for path in charter_files(charters)]
+    return broker_config(loaded, secrets_dir)
 
 
 def _ensure_credentials(secrets_dir: Path, api_tokens: Path) -> None:
@@ -306,6 +341,7 @@ class Stack:
         self._postmaster: tuple[int, datetime] | None = None
         self._nats_url: str | None = None
         self._database_url: str | None = None
+        self._operator: NatsLogin | None = None
         self.api_port = self.settings.api_port or free_port()
         self.api_tokens = self.secrets_dir / "api-tokens.json"
         self._supervisor: Supervisor | None = None
@@ -318,6 +354,11 @@ class Stack:
         if self._nats_url is None:
             raise StackError("the stack is not started")
         return self._nats_url
+
+    @property
+    def operator_login(self) -> NatsLogin | None:
+        """The operator's credentials when the broker enforces perimeters, else None."""
+        return self._operator
 
     @property
     def database_url(self) -> str:
@@ -379,13 +420,14 @@ class Stack:
         try:
             await self._start_servers()
             profile = Profile.SINGLE if self._nats is not None else self.settings.stream_profile
-            streams = await declare_streams_at(self.nats_url, profile)
+            streams = await declare_streams_at(self.nats_url, profile, login=self._operator)
             _ensure_credentials(self.secrets_dir, self.api_tokens)
             supervisor = Supervisor(
                 self._services,
                 env=self.service_env(),
+                service_env=self._broker_user if self.settings.nats_auth else None,
                 log_dir=self.log_dir,
-                probe=self._probe or NatsHealthProbe(self.nats_url),
+                probe=self._probe or NatsHealthProbe(self.nats_url, login=self._operator),
                 policy=self._restart_policy,
                 stop_grace_s=self.settings.stop_grace_s,
                 on_change=self._service_changed,
@@ -399,14 +441,26 @@ class Stack:
             raise
         return self.state
 
+    @staticmethod
+    def _broker_user(spec: ServiceSpec) -> dict[str, str]:
+        """A service connects as the broker user named after it."""
+        return {"IFC_NATS_USER": spec.name}
+
     async def _start_servers(self) -> None:
         # One after the other, in one worker thread: spawning nats-server while pgserver
         # spawns initdb and pg_ctl from another thread once failed to exec (EFAULT).
         starts: list[Callable[[], str]] = []
+        perimeters = ""
+        if self.settings.nats_auth:
+            if not self.settings.nats_url:  # bcrypt takes a while: not on the event loop
+                perimeters = await asyncio.to_thread(
+                    broker_perimeters, self.charters, self.secrets_dir
+                )
+            self._operator = login_of(self.secrets_dir, OPERATOR)
         if self.settings.nats_url:
             self._nats_url = self.settings.nats_url
         else:
-            self._nats = EmbeddedNats(self.data_dir / "nats")
+            self._nats = EmbeddedNats(self.data_dir / "nats", extra_config=perimeters)
             starts.append(self._nats.start)
         if self.settings.database_url:
             self._database_url = self.settings.database_url
@@ -473,6 +527,7 @@ class Stack:
             ),
             api_url=f"http://127.0.0.1:{self.api_port}",
             api_tokens=self.api_tokens,
+            nats_auth=self.settings.nats_auth,
             services=tuple(ServiceRecord.of(status) for status in services),
         )
 

@@ -16,6 +16,8 @@ import asyncpg
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 
+from infra.nats.secrets import NatsSecretError
+from infra.nats.users import NatsLogin
 from interforces.stack.stack import ServerRecord, ServiceRecord, StackState, process_alive
 from interforces.stack.supervisor import connect_once, request_health
 from services.runtime.health import health_subject
@@ -85,8 +87,8 @@ async def check_stack(
     timeout_s: float = CHECK_TIMEOUT_S,
 ) -> StackHealth:
     """Check every part of `state`; `nats_url` / `database_url` replace recorded URLs whose
-    password was withheld."""
-    nc = await _connect(nats_url or state.nats.url, timeout_s)
+    password was withheld. A broker enforcing perimeters is asked as the operator."""
+    nc = await _connect(nats_url or state.nats.url, timeout_s, _operator(state))
     try:
         nats_part, postgres_part, *service_parts = await asyncio.gather(
             _check_nats(state.nats, nc, timeout_s),
@@ -103,9 +105,16 @@ async def check_stack(
     )
 
 
-async def _connect(url: str, timeout_s: float) -> NatsClient | None:
+def _operator(state: StackState) -> NatsLogin | None:
     try:
-        return await connect_once(url, "interforces-status", timeout_s)
+        return state.operator_login()
+    except NatsSecretError:  # reported as NATS unreachable, like any refused connection
+        return None
+
+
+async def _connect(url: str, timeout_s: float, login: NatsLogin | None) -> NatsClient | None:
+    try:
+        return await connect_once(url, "interforces-status", timeout_s, login=login)
     except (NatsError, OSError, TimeoutError):
         return None
 

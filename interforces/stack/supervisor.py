@@ -34,6 +34,7 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
+from infra.nats.users import NatsLogin
 from interforces.stack.services import ServiceSpec
 from services.runtime.health import Health, health_subject
 
@@ -146,9 +147,12 @@ async def request_health(nc: NatsClient, service: str, timeout_s: float) -> Heal
 class NatsHealthProbe:
     """Ready means: answers `ifc.health.<service>` over NATS with its own pid."""
 
-    def __init__(self, servers: str, timeout_s: float = 0.5) -> None:
+    def __init__(
+        self, servers: str, timeout_s: float = 0.5, login: NatsLogin | None = None
+    ) -> None:
         self._servers = servers
         self._timeout_s = timeout_s
+        self._login = login
         self._nc: NatsClient | None = None
 
     async def ready(self, service: str, pid: int) -> bool:
@@ -162,7 +166,9 @@ class NatsHealthProbe:
     async def _connection(self) -> NatsClient | None:
         if self._nc is None or self._nc.is_closed:
             try:
-                self._nc = await connect_once(self._servers, "interforces-supervisor")
+                self._nc = await connect_once(
+                    self._servers, "interforces-supervisor", login=self._login
+                )
             except (NatsError, OSError, TimeoutError):
                 self._nc = None
         return self._nc
@@ -174,8 +180,11 @@ class NatsHealthProbe:
         self._nc = None
 
 
-async def connect_once(servers: str, name: str, timeout_s: float = 2.0) -> NatsClient:
-    """A connection to one of `servers` (comma-separated), or an error within `timeout_s`.
+async def connect_once(
+    servers: str, name: str, timeout_s: float = 2.0, *, login: NatsLogin | None = None
+) -> NatsClient:
+    """A connection to one of `servers` (comma-separated), as `login`'s user when given, or
+    an error within `timeout_s`.
 
     nats-py otherwise retries a refused first connection forever; callers here retry (or
     report) themselves. The connection does not reconnect: callers open a new one.
@@ -189,6 +198,7 @@ async def connect_once(servers: str, name: str, timeout_s: float = 2.0) -> NatsC
             max_reconnect_attempts=1,
             reconnect_time_wait=0,
             error_cb=_quiet,
+            **(login.connect_options() if login is not None else {}),
         ),
         timeout_s,
     )
@@ -233,13 +243,17 @@ class _Service:
 
 
 class Supervisor:
-    """Runs services as child processes, keeps them up, stops them in order."""
+    """Runs services as child processes, keeps them up, stops them in order.
+
+    Every process gets `env`, its name in `IFC_SERVICE_NAME`, and what `service_env` adds
+    for it (its broker user)."""
 
     def __init__(
         self,
         specs: Sequence[ServiceSpec],
         *,
         env: Mapping[str, str],
+        service_env: Callable[[ServiceSpec], Mapping[str, str]] | None = None,
         log_dir: Path,
         probe: ReadinessProbe,
         policy: RestartPolicy | None = None,
@@ -254,6 +268,7 @@ class Supervisor:
             raise SupervisorError(f"service names repeat: {names}")
         self._services = {spec.name: _Service(spec, log_dir / f"{spec.name}.log") for spec in specs}
         self._env = dict(env)
+        self._service_env = service_env
         self._log_dir = log_dir
         self._probe = probe
         self._policy = policy or RestartPolicy()
@@ -368,7 +383,8 @@ class Supervisor:
         return True
 
     async def _spawn(self, svc: _Service) -> asyncio.subprocess.Process:
-        env = {**self._env, SERVICE_NAME_ENV: svc.spec.name}
+        own = self._service_env(svc.spec) if self._service_env is not None else {}
+        env = {**self._env, **own, SERVICE_NAME_ENV: svc.spec.name}
         with svc.log.open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 self._python,

@@ -31,6 +31,7 @@ from services.crisis_api.replay_routes import router as replay_router
 from services.crisis_api.resources import Resources
 from services.crisis_api.routes import router
 from services.crisis_api.settings import CrisisApiSettings
+from services.runtime.broker import nats_options
 from services.runtime.health import Health, health_subject
 from services.timeline.migrations import migrate
 
@@ -53,7 +54,7 @@ async def _open(settings: CrisisApiSettings, registry: TokenRegistry) -> Resourc
     finally:
         await setup.close()
     pool = await asyncpg.create_pool(url, min_size=1, max_size=8, init=journal.assume_api_role)
-    nc = await nats.connect(settings.nats_url, name=SERVICE)
+    nc = await nats.connect(settings.nats_url, name=SERVICE, **nats_options(settings))
     return Resources(
         settings=settings,
         pool=pool,
