@@ -5,18 +5,15 @@ directory), created on first need and kept afterwards; a deployment may provisio
 itself (a Docker secret, a vault agent). The nats-server configuration only ever holds the
 bcrypt hash of each password (nats-server recognises `$2a$`/`$2b$` hashes and compares
 against them).
-
-Hashing uses the C library's bcrypt through the standard `crypt` module (libxcrypt, present
-on glibc systems and in the official Python images); `hash_password` says so clearly where
-the platform lacks it.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import warnings
 from pathlib import Path
+
+import bcrypt
 
 from infra.nats.users import NatsLogin
 
@@ -88,22 +85,12 @@ def hash_password(password: str, cost: int = DEFAULT_COST) -> str:
     """The bcrypt hash of `password` (`$2b$<cost>$…`), as nats-server expects it."""
     if not MIN_COST <= cost <= MAX_COST:
         raise NatsSecretError(f"bcrypt cost {cost} is outside {MIN_COST}..{MAX_COST}")
-    with warnings.catch_warnings():  # deprecated in 3.11, the Python this project runs on
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # noqa: PLC0415
-
-    salt = crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2**cost)  # noqa: S324 (this is bcrypt)
-    hashed = crypt.crypt(password, salt)
-    if hashed is None or not hashed.startswith("$2"):
-        raise NatsSecretError("this C library has no bcrypt (libxcrypt is needed)")
-    return hashed
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=cost)).decode()
 
 
 def verify_password(password: str, hashed: str) -> bool:
-    """Whether `password` matches a bcrypt hash (constant-time comparison)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # noqa: PLC0415
-
-    computed = crypt.crypt(password, hashed)
-    return computed is not None and secrets.compare_digest(computed, hashed)
+    """Whether `password` matches a bcrypt hash (bcrypt compares in constant time)."""
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:  # not a bcrypt hash
+        return False
