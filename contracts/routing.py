@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from contracts.vocabulary import Agency
+from contracts.vocabulary import Agency, Mode
 
 #: JetStream deduplication key (the event id, or `<event id>:<recipient>` on feeds).
 MSG_ID_HEADER = "Nats-Msg-Id"
@@ -24,6 +24,11 @@ DIGEST_HEADER = "Ifc-Proposal-Digest"
 #: Media type of a structured CloudEvent.
 CONTENT_TYPE_HEADER = "content-type"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
+#: The unmistakable exercise marker, on every message an exercise operation publishes
+#: (proposals, timeline records, feeds, receipts, dispatches); never on a live message.
+EXERCISE_HEADER = "Ifc-Exercise"
+#: Its value, and the banner of every exercise document, as an operator reads it.
+EXERCISE_MARK = "EXERCICE"
 
 
 class RecordDelivery(BaseModel):
@@ -54,3 +59,8 @@ def decode_deliveries(value: str) -> tuple[RecordDelivery, ...]:
 def feed_msg_id(event_id: str, recipient: Agency) -> str:
     """Deduplication key of one recipient's copy."""
     return f"{event_id}:{recipient.value}"
+
+
+def mode_headers(mode: Mode) -> dict[str, str]:
+    """Headers marking a message of `mode`: the exercise marker in exercises, none in live."""
+    return {EXERCISE_HEADER: EXERCISE_MARK} if mode is Mode.EXERCISE else {}

@@ -9,6 +9,7 @@ from interforces.commands import (
     chaos,
     charter,
     demo,
+    exercise,
     infra,
     journal,
     perimeter,
@@ -36,6 +37,7 @@ app.add_typer(timeline.app, name="timeline")
 timeline.app.command("show")(situation.show)
 app.add_typer(journal.app, name="journal")
 app.add_typer(report.app, name="report")
+app.add_typer(exercise.app, name="exercise")
 app.command()(replay.replay)
 app.command()(chaos.chaos)
 app.command()(up.up)

@@ -24,7 +24,7 @@ from contracts.cloudevents import to_structured
 from contracts.envelope import Envelope
 from contracts.reasons import ReasonCode
 from contracts.reports import Dispatch, ReportAck, ReportStatus, UnitReport
-from contracts.routing import CLOUDEVENTS_JSON, CONTENT_TYPE_HEADER, MSG_ID_HEADER
+from contracts.routing import CLOUDEVENTS_JSON, CONTENT_TYPE_HEADER, MSG_ID_HEADER, mode_headers
 from contracts.vocabulary import Mode
 from services.agency.domain import (
     AgencyProfile,
@@ -64,7 +64,7 @@ class Outbox(Protocol):
         """Send a receipt to the checked person (core NATS: no stream keeps it)."""
         ...
 
-    async def dispatch(self, subject: str, dispatch: Dispatch) -> None:
+    async def dispatch(self, subject: str, dispatch: Dispatch, mode: Mode) -> None:
         """Tell a unit (core NATS)."""
         ...
 
@@ -79,7 +79,11 @@ class BrokerOutbox:
 
     async def propose(self, subject: str, stream: str, envelope: Envelope) -> bool:
         """Publish a structured CloudEvent, deduplicated by its id; whether a duplicate."""
-        headers = {MSG_ID_HEADER: envelope.id, CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON}
+        headers = {
+            MSG_ID_HEADER: envelope.id,
+            CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
+            **mode_headers(envelope.mode),
+        }
         try:
             ack = await self.broker.publish(
                 to_structured(envelope),
@@ -95,15 +99,21 @@ class BrokerOutbox:
 
     async def hand_receipt(self, subject: str, envelope: Envelope) -> None:
         """Publish the receipt as a structured CloudEvent."""
-        await self._core(subject, to_structured(envelope), CLOUDEVENTS_JSON)
+        await self._core(
+            subject, to_structured(envelope), CLOUDEVENTS_JSON, mode_headers(envelope.mode)
+        )
 
-    async def dispatch(self, subject: str, dispatch: Dispatch) -> None:
+    async def dispatch(self, subject: str, dispatch: Dispatch, mode: Mode) -> None:
         """Publish the dispatch as JSON."""
-        await self._core(subject, dispatch.model_dump_json().encode(), JSON)
+        await self._core(subject, dispatch.model_dump_json().encode(), JSON, mode_headers(mode))
 
-    async def _core(self, subject: str, body: bytes, content_type: str) -> None:
+    async def _core(
+        self, subject: str, body: bytes, content_type: str, marks: dict[str, str]
+    ) -> None:
         try:
-            await self.broker.publish(body, subject, headers={CONTENT_TYPE_HEADER: content_type})
+            await self.broker.publish(
+                body, subject, headers={**marks, CONTENT_TYPE_HEADER: content_type}
+            )
         except (NatsError, TimeoutError) as exc:
             raise PublishError(subject, f"{type(exc).__name__}: {exc}") from exc
 
@@ -309,7 +319,7 @@ class AgencyService:
                 problem=plan.problem,
             )
         for subject, dispatch in plan.dispatches:
-            await self.outbox.dispatch(subject, dispatch)
+            await self.outbox.dispatch(subject, dispatch, mode)
             self.counters.dispatched += 1
             log.info(
                 "unit dispatched",

@@ -24,6 +24,7 @@ from contracts.charter.model import Charter
 from services.crisis_api import journal
 from services.crisis_api.access import consultation
 from services.crisis_api.auth import TokenRegistry
+from services.crisis_api.exercise_routes import router as exercise_router
 from services.crisis_api.hierarchy_routes import router as hierarchy_router
 from services.crisis_api.journal_routes import router as journal_router
 from services.crisis_api.replay import ReplayManager
@@ -119,6 +120,7 @@ def create_app(settings: CrisisApiSettings, registry: TokenRegistry | None = Non
     app.include_router(replay_router)
     app.include_router(journal_router)
     app.include_router(hierarchy_router)
+    app.include_router(exercise_router)
     app.middleware("http")(_journaled)
 
     @app.get("/healthz", include_in_schema=False)

@@ -204,7 +204,7 @@ class FakeOutbox:
             raise PublishError(subject, "no responders")
         self.receipts.append((subject, envelope))
 
-    async def dispatch(self, subject: str, dispatch: Dispatch) -> None:
+    async def dispatch(self, subject: str, dispatch: Dispatch, mode: Mode) -> None:
         if self.fail:
             raise PublishError(subject, "no responders")
         self.dispatches.append((subject, dispatch))
