@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from contracts.errors import CharterError
+from services.runtime.logging import configure_logging
 from simulations.bench.perimeter import (
     DEFAULT_BATCH,
     DEFAULT_CHARTER,
@@ -19,13 +22,62 @@ from simulations.bench.perimeter import (
     PerimeterBench,
     run,
 )
+from simulations.bench.suite import BenchConfig, markdown_table
+from simulations.bench.suite import run as run_suite
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer()
 
 
-@app.callback()
-def bench() -> None:
-    """Benchmarks: they print figures and targets (PASS or MISS) and exit 0 on a miss."""
+@app.callback(invoke_without_command=True)
+def bench(
+    ctx: typer.Context,
+    *,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="About a minute: a tenth of the roster, one repeat.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also write the JSON report to this file.", dir_okay=False),
+    ] = None,
+    repeats: Annotated[
+        int | None, typer.Option(min=1, help="Rounds of the coordinator path (spread).")
+    ] = None,
+    profile: Annotated[
+        bool | None,
+        typer.Option(
+            "--profile/--no-profile",
+            help="Sample the coordinator with py-spy when installed (full mode: on).",
+        ),
+    ] = None,
+) -> None:
+    """Benchmarks: they print figures and targets (PASS or MISS) and exit 0 on a miss.
+
+    Without a subcommand: the whole system at Paris-2024 scale — the coordinator path and
+    the full path through the agency services (saturation, p50/p99 at 1,000, 3,000 and
+    6,000 events/s), each beside the raw broker measured in the same run, replay, projection
+    writes against raw COPY, and the services' memory. `--quick` takes about a minute; the
+    full mode about half an hour.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    config = BenchConfig.quick() if quick else BenchConfig.full()
+    if repeats is not None:
+        config = replace(config, repeats=repeats)
+    if profile is not None:
+        config = replace(config, profile_s=(config.profile_s or 6.0) if profile else 0.0)
+    configure_logging("bench", "WARNING", "console")
+    err = Console(stderr=True)
+    with err.status(f"Measuring ({config.mode} mode)…"):
+        report = asyncio.run(run_suite(config))
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        typer.echo(text)
+    else:
+        _print_suite(Console(), report)
 
 
 @app.command()
@@ -157,3 +209,10 @@ def _print_disagreements(console: Console, r: PerimeterBench) -> None:
             ", ".join(str(v) for v in d.cedar_allowed),
         )
     console.print(table)
+
+
+def _print_suite(console: Console, report: dict[str, Any]) -> None:
+    console.print(markdown_table(report), highlight=False)
+    for key, target in report["targets"].items():
+        verdict = _verdict(bool(target["met"]))
+        console.print(f"{verdict} {target['target']}: {target['measured']} ({key})")

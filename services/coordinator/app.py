@@ -71,6 +71,7 @@ def build_app(
     pipeline = Pipeline(
         build_coordinator(settings, engine),
         publish_timeout_s=settings.coordinator_publish_timeout_s,
+        publish_window=settings.coordinator_publish_window,
         tracer=tracer,
     )
     broker = make_broker(settings, SERVICE, tracer_provider)

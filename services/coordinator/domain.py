@@ -13,12 +13,15 @@ the timeline record, so that a restarted coordinator knows them too).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+
+from pydantic import BaseModel
 
 from contracts import subjects
 from contracts.cloudevents import from_structured
@@ -42,8 +45,16 @@ from services.coordinator.perimeter.situation import Situation
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,200}")
 #: Operation token used when a proposal's subject names no readable operation.
 UNKNOWN_OPERATION = OperationId("unknown")
+#: Distinct routings kept built (a charter has a few dozen; the bound is a safety net).
+_ROUTINGS_KEPT = 4096
 #: The perimeter engine: a proposal, its charter and the situation → a decision.
 Engine = Callable[[Proposal, CompiledCharter, Situation], Decision]
+
+
+@functools.cache
+def _about_incident(event_type: type[BaseModel]) -> bool:
+    """Whether events of this class name an incident (the others leave the situation)."""
+    return "incident" in event_type.model_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +80,7 @@ class Outcome:
     @property
     def timeline_subject(self) -> str:
         """Where the record is appended."""
-        return subjects.timeline(self.record.mode, self.record.operation, self.record.type)
+        return _timeline_subject(self.record.mode, self.record.operation, self.record.type)
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -85,7 +96,12 @@ def feed_copy(record: Envelope, delivery: RecordDelivery) -> Envelope:
 
 def feed_subject(record: Envelope, delivery: RecordDelivery) -> str:
     """Subject of one recipient's copy."""
-    return subjects.feed(record.mode, record.operation, delivery.to, record.type)
+    return _feed_subject(record.mode, record.operation, delivery.to, record.type)
+
+
+# Subjects repeat (operations × recipients × types): each is built and checked once.
+_timeline_subject = functools.lru_cache(maxsize=8192)(subjects.timeline)
+_feed_subject = functools.lru_cache(maxsize=8192)(subjects.feed)
 
 
 def proposal_digest(incoming: Incoming) -> str:
@@ -179,12 +195,14 @@ class Coordinator:
         self._remembered = remembered
         self._situations: dict[tuple[Mode, str], Situation] = {}
         self._decided: OrderedDict[tuple[Mode, str], Recorded] = OrderedDict()
+        self._routings: dict[tuple[Delivery, ...], tuple[RecordDelivery, ...]] = {}
 
     # --- state -----------------------------------------------------------------------------
 
     def situation(self, mode: Mode, operation: str) -> Situation:
         """What is known of an operation's incidents."""
-        return self._situations.get((mode, operation), Situation())
+        known = self._situations.get((mode, operation))
+        return known if known is not None else Situation()
 
     def reset(self, mode: Mode) -> None:
         """Forget everything of a mode (before folding its timeline again)."""
@@ -216,8 +234,8 @@ class Coordinator:
 
     def apply(self, record: Envelope) -> None:
         """Fold an appended record into the situation (violations change nothing)."""
-        if isinstance(record.data, PerimeterViolated):
-            return
+        if isinstance(record.data, PerimeterViolated) or not _about_incident(type(record.data)):
+            return  # only incident events change the situation
         key = (record.mode, record.operation)
         self._situations[key] = self.situation(record.mode, record.operation).apply(record)
 
@@ -265,11 +283,22 @@ class Coordinator:
         record = record_of(decision)
         if decision.accepted:
             self.apply(record)
-        deliveries = tuple(
-            RecordDelivery(to=d.recipient, remove=d.remove, coarsen=d.coarsen)
-            for d in decision.deliveries
-        )
+        deliveries = self._routing(decision.deliveries)
         return Outcome(envelope.id, record, deliveries, decision.accepted, digest)
+
+    def _routing(self, deliveries: tuple[Delivery, ...]) -> tuple[RecordDelivery, ...]:
+        """The routing a record carries for the engine's deliveries. A charter yields few
+        distinct ones (by recipient and type), each built once: the engine's deliveries are
+        typed already and need no validation again."""
+        known = self._routings.get(deliveries)
+        if known is None:
+            known = tuple(
+                RecordDelivery.model_construct(to=d.recipient, remove=d.remove, coarsen=d.coarsen)
+                for d in deliveries
+            )
+            if len(self._routings) < _ROUTINGS_KEPT:
+                self._routings[deliveries] = known
+        return known
 
     def _duplicate(
         self,

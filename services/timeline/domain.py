@@ -14,6 +14,7 @@ one dataclass per table whose fields are the table's columns.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -173,7 +174,7 @@ def decode_record(
     routing = headers.get(DELIVERIES_HEADER)
     if routing is not None:
         try:
-            deliveries = decode_deliveries(routing)
+            deliveries = _routing(routing)
         except ValidationError as exc:
             # A record shown with the wrong routing would show an agency what it never got.
             return unreadable(INVALID_DELIVERIES, f"{exc.error_count()} invalid field(s)")
@@ -184,6 +185,13 @@ def decode_record(
         proposal_id=headers.get(PROPOSAL_HEADER),
         deliveries=deliveries,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _routing(header: str) -> tuple[RecordDelivery, ...]:
+    """`decode_deliveries`, remembered: a timeline carries few distinct routings (by type
+    and proposer), and the decoded tuple of frozen models is shared safely."""
+    return decode_deliveries(header)
 
 
 # --- batches -------------------------------------------------------------------------------

@@ -274,14 +274,22 @@ async def read_operation(
                 await js.delete_consumer(stream, name)
 
 
-async def _read_ahead(pages: AsyncGenerator[_Page, None]) -> AsyncGenerator[_Page, None]:
-    """The pages, the next one already being fetched while the caller writes the current
-    one; closing this closes `pages`."""
-    upcoming = asyncio.ensure_future(anext(pages, None))
+async def _read_ahead(
+    pages: AsyncGenerator[_Page, None], mode: Mode
+) -> AsyncGenerator[BatchPlan, None]:
+    """The pages decoded and planned, the next one already being fetched and decoded while
+    the caller writes the current one (decoding runs while the writer awaits PostgreSQL);
+    closing this closes `pages`."""
+
+    async def planned() -> BatchPlan | None:
+        page = await anext(pages, None)
+        return None if page is None else plan_page(decode_messages(mode, page))
+
+    upcoming = asyncio.ensure_future(planned())
     try:
-        while (page := await upcoming) is not None:
-            upcoming = asyncio.ensure_future(anext(pages, None))
-            yield page
+        while (plan := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(planned())
+            yield plan
     finally:
         upcoming.cancel()
         await asyncio.wait({upcoming})  # the reader's own cleanup runs; nothing is raised
@@ -354,10 +362,9 @@ async def rebuild_from_stream(
         if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", target):
             raise RebuildError(f"another rebuild is writing schema {target!r}")
         await _prepare_schema(conn, target, mode, operation)
-        reading = _read_ahead(read_operation(js, mode, operation, page_size))
-        async with aclosing(reading) as pages:
-            async for page in pages:
-                plan = plan_page(decode_messages(mode, page))
+        reading = _read_ahead(read_operation(js, mode, operation, page_size), mode)
+        async with aclosing(reading) as plans:
+            async for plan in plans:
                 async with conn.transaction():
                     await store.claim_checkpoint(conn, consumer)
                     appended = await store.append(conn, consumer, plan)

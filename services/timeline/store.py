@@ -215,7 +215,8 @@ def event_values(record: TimelineRecord) -> tuple[Any, ...]:
         env.recordedtime,
         record.proposal_id,
         deliveries,
-        canonical_json(env.model_dump(mode="json", exclude_none=True)),
+        # A jsonb column: PostgreSQL orders the keys itself, pydantic's serialiser is enough.
+        env.model_dump_json(exclude_none=True),
     )
 
 
@@ -316,6 +317,9 @@ async def load_rows(conn: Conn, keys: Keys) -> Projection:
     """The existing rows a fold of records with these keys reads, with the current
     assignment of each incident."""
     found: list[Row] = []
+    # Planned for these very keys: a generic plan, made while the tables were small (a
+    # rebuild, a new operation), would test each row against the whole key array.
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     for table, wanted in (
         (_UNITS, keys.units),
         (_INCIDENTS, keys.incidents),
@@ -325,42 +329,49 @@ async def load_rows(conn: Conn, keys: Keys) -> Projection:
             found.extend(await _select(conn, table, wanted))
     if keys.incidents:
         names = ", ".join(f"a.{c}" for c in _ASSIGNMENTS.columns)
-        modes, operations, incidents = _unzip(keys.incidents, 3)
-        records = await conn.fetch(
-            f"""SELECT {names}
-                FROM {INCIDENTS_TABLE} i
-                JOIN {ASSIGNMENTS_TABLE} a
-                  ON a.mode = i.mode AND a.operation = i.operation
-                 AND a.incident = i.incident AND a.assignment_seq = i.current_assignment_seq
-                WHERE (i.mode, i.operation, i.incident) IN
-                      (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))""",  # noqa: S608
-            modes,
-            operations,
-            incidents,
-        )
-        found.extend(_row(AssignmentRow, r) for r in records)
+        for (mode, operation), incidents in _by_prefix(keys.incidents).items():
+            records = await conn.fetch(
+                f"""SELECT {names}
+                    FROM {INCIDENTS_TABLE} i
+                    JOIN {ASSIGNMENTS_TABLE} a
+                      ON a.mode = i.mode AND a.operation = i.operation
+                     AND a.incident = i.incident
+                     AND a.assignment_seq = i.current_assignment_seq
+                    WHERE i.mode = $1 AND i.operation = $2
+                      AND i.incident = ANY($3::text[])""",  # noqa: S608
+                mode,
+                operation,
+                incidents,
+            )
+            found.extend(_row(AssignmentRow, r) for r in records)
     return Projection.of(found)
 
 
 async def _select(conn: Conn, table: _Table, wanted: Iterable[tuple[str, ...]]) -> list[Row]:
+    """The rows of `table` with these keys: one query per (mode, operation), the last key
+    column matched with `= ANY(array)`, which PostgreSQL hashes when it plans for the
+    array's values (a row-valued `IN` planned on an empty table scanned the whole table
+    once per key)."""
     names = ", ".join(table.columns)
-    key = ", ".join(table.key)
-    arrays = _unzip(wanted, len(table.key))
-    params = ", ".join(f"${i + 1}::text[]" for i in range(len(table.key)))
-    records = await conn.fetch(
+    *prefix, last = table.key
+    where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(prefix))
+    sql = (
         f"SELECT {names} FROM {table.name} "  # noqa: S608
-        f"WHERE ({key}) IN (SELECT * FROM unnest({params}))",
-        *arrays,
+        f"WHERE {where} AND {last} = ANY(${len(prefix) + 1}::text[])"
     )
-    return [_row(table.row_type, r) for r in records]
+    rows: list[Row] = []
+    for head, tails in _by_prefix(wanted).items():
+        records = await conn.fetch(sql, *head, tails)
+        rows.extend(_row(table.row_type, r) for r in records)
+    return rows
 
 
-def _unzip(keys: Iterable[tuple[str, ...]], width: int) -> list[list[str]]:
-    arrays: list[list[str]] = [[] for _ in range(width)]
+def _by_prefix(keys: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], list[str]]:
+    """Keys grouped by all but their last part (mode, operation): the last parts of each."""
+    groups: dict[tuple[str, ...], list[str]] = {}
     for key in keys:
-        for i, part in enumerate(key):
-            arrays[i].append(part)
-    return arrays
+        groups.setdefault(key[:-1], []).append(key[-1])
+    return groups
 
 
 def _row(row_type: type[Row], record: asyncpg.Record) -> Row:

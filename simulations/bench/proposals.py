@@ -90,7 +90,7 @@ def generate(
     """`count` proposals against `charter`, a share `out_of_perimeter` of them faulty."""
     if not 0.0 <= out_of_perimeter <= 1.0:
         raise ValueError("out_of_perimeter must lie in [0, 1]")
-    generator = _Generator(charter, random.Random(seed))  # noqa: S311 (reproducible data)
+    generator = ProposalGenerator(charter, random.Random(seed))  # noqa: S311 (reproducible data)
     faults = list(OUT_OF_PERIMETER)
     cases: list[Case] = []
     while len(cases) < count:
@@ -286,7 +286,11 @@ class _Plan:
     authorisation: DroneAuthorisation | None
 
 
-class _Generator:
+class ProposalGenerator:
+    """Draws proposals from a charter: whole cases (`attempt`), or the next event of a given
+    unit slot at a given instant (`unit_event`, `incident`), as a load generator schedules
+    them."""
+
     def __init__(self, charter: Charter, rng: random.Random) -> None:
         self.charter = charter
         self.rng = rng
@@ -430,6 +434,27 @@ class _Generator:
             case _:  # no authenticated credentials at all
                 return self._proposal(info, spec, draft, sector, credentials=None)
 
+    # -- scheduled events (the load generator)
+
+    def unit_event(self, slot: int, event_type: str, instant: datetime) -> Proposal | None:
+        """An in-perimeter event of `event_type` by the unit of slot `slot` (see `slots`),
+        placed at `instant` (folded into the unit's window); None if it may not propose it."""
+        info, unit = self.slots[slot]
+        spec = _SPEC_BY_TYPE.get(event_type)
+        if spec is None or spec not in self._specs_for(info, unit):
+            return None
+        category = self.rng.choice(info.allowed_categories) if spec.categorised else None
+        picked = self._draft(info, unit, spec, category=category, instant=instant)
+        if picked is None:
+            return None
+        draft, sector = picked
+        return self._proposal(info, spec, draft, sector)
+
+    def fault(self, kind: CaseKind) -> Proposal | None:
+        """A deliberately faulty proposal of that kind (None when the charter allows none)."""
+        case = self.attempt(kind)
+        return case.proposal if case is not None else None
+
     # -- drafts
 
     def _valid_draft(self) -> tuple[_ActorInfo, _Spec, _Draft, str] | None:
@@ -464,6 +489,7 @@ class _Generator:
         *,
         category: IncidentCategory | None,
         check_competence: bool = True,
+        instant: datetime | None = None,
     ) -> tuple[_Draft, str] | None:
         plan = self._plan(info, unit, spec) if check_competence else self._plain_plan(info, unit)
         if plan is None:
@@ -478,7 +504,7 @@ class _Generator:
             serial=self.serial,
             unit=unit,
             position=point,
-            instant=self._instant_in(*plan.window),
+            instant=_fold_into(instant, plan.window) if instant else self._instant_in(*plan.window),
             category=category,
             authorisation=plan.authorisation,
         )
@@ -567,6 +593,17 @@ class _Generator:
             credentials_agency=agency if credentials == "own" else credentials,
             received_at=draft.instant + timedelta(milliseconds=self.rng.randint(20, 1500)),
         )
+
+
+_SPEC_BY_TYPE: dict[str, _Spec] = {s.type: s for s in _SPECS}
+
+
+def _fold_into(instant: datetime, window: tuple[datetime, datetime]) -> datetime:
+    """`instant` if inside the window, else folded into it (modulo its length)."""
+    start, end = window
+    if start <= instant < end:
+        return instant
+    return start + (instant - start) % (end - start)
 
 
 def _capability(spec: _Spec) -> Capability | None:
