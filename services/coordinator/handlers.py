@@ -14,7 +14,6 @@ A proposal JetStream gave up on (its deliveries all failed) is recorded as a dea
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,10 +22,8 @@ from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Tracer
 
@@ -45,6 +42,7 @@ from contracts.routing import (
     decode_deliveries,
     encode_deliveries,
     feed_msg_id,
+    mode_headers,
 )
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
@@ -58,7 +56,7 @@ from services.coordinator.domain import (
     proposal_digest,
     proposal_id_of,
 )
-from services.coordinator.errors import PublishError
+from services.coordinator.publisher import AckGroup, JetStreamPublisher
 from services.runtime.consumer import Exhausted
 
 log = structlog.get_logger("interforces.coordinator")
@@ -115,10 +113,13 @@ class Pipeline:
         coordinator: Coordinator,
         *,
         publish_timeout_s: float = 10.0,
+        publish_window: int = 2048,
         tracer: Tracer | None = None,
     ) -> None:
         self.coordinator = coordinator
         self.publish_timeout_s = publish_timeout_s
+        self.publish_window = publish_window
+        self._out: JetStreamPublisher | None = None
         self.tracer = tracer or trace.get_tracer("interforces.coordinator")
         self.counters = Counters()
         self._stale: set[Mode] = set()
@@ -236,10 +237,14 @@ class Pipeline:
         ) as span:
             outcome = self.coordinator.decide(mode, incoming)
             record = outcome.record
-            span.set_attribute("interforces.event_id", record.id)
-            span.set_attribute("interforces.operation", record.operation)
-            span.set_attribute("interforces.agency", record.agency.value)
-            span.set_attribute("interforces.accepted", outcome.accepted)
+            span.set_attributes(
+                {
+                    "interforces.event_id": record.id,
+                    "interforces.operation": record.operation,
+                    "interforces.agency": record.agency.value,
+                    "interforces.accepted": outcome.accepted,
+                }
+            )
             headers: dict[str, str] = {}
             propagate.inject(headers)
             # Every acceptance is on the timeline already: logging each one at info would cost
@@ -292,10 +297,25 @@ class Pipeline:
 
     # --- publishing ------------------------------------------------------------------------
 
+    def _publisher(self, js: JetStreamContext) -> JetStreamPublisher:
+        """The publisher on the consumer's connection (made on first use)."""
+        nc = js._nc  # the JetStream context's own connection (nats-py keeps it there)
+        if self._out is None or self._out.nc is not nc:
+            self._out = JetStreamPublisher(
+                nc, window=self.publish_window, timeout_s=self.publish_timeout_s
+            )
+        return self._out
+
     async def _append(
         self, js: JetStreamContext, pending: list[_Pending]
     ) -> list[tuple[_Pending, int]]:
-        futures = []
+        out = self._publisher(js)
+        with out.group() as group:
+            return list(zip(pending, await self._append_in(out, group, pending), strict=True))
+
+    async def _append_in(
+        self, out: JetStreamPublisher, group: AckGroup, pending: list[_Pending]
+    ) -> list[int]:
         for item in pending:
             outcome = item.outcome
             headers = {
@@ -304,18 +324,16 @@ class Pipeline:
                 PROPOSAL_HEADER: outcome.proposal_id,
                 DELIVERIES_HEADER: encode_deliveries(outcome.deliveries),
                 CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
+                **mode_headers(outcome.record.mode),
             }
             if outcome.digest is not None:
                 headers[DIGEST_HEADER] = outcome.digest
-            subject = outcome.timeline_subject
             stream = subjects.stream_name(outcome.record.mode, StreamRole.TIMELINE)
-            # Awaiting `publish_async` only enqueues (in order, on one connection): the
-            # timeline keeps decision order while acknowledgements arrive in a window.
+            # Publishes leave in order on one connection: the timeline keeps decision order
+            # while acknowledgements arrive in a window.
             body = to_structured(outcome.record)
-            future = await js.publish_async(subject, body, headers=headers, stream=stream)
-            futures.append((subject, future))
-        sequences = await self._acks(futures)
-        return list(zip(pending, sequences, strict=True))
+            await out.publish(group, outcome.timeline_subject, body, headers, stream)
+        return await out.wait(group)
 
     async def _stored(self, js: JetStreamContext, mode: Mode, seq: int) -> _Copies:
         """A record already on the timeline, with its routing, to re-send its copies."""
@@ -331,35 +349,31 @@ class Pipeline:
         js: JetStreamContext,
         copies: Sequence[_Copies],
     ) -> None:
-        futures = []
+        out = self._publisher(js)
+        with out.group() as group:
+            await self._fan_out_in(out, group, copies)
+
+    async def _fan_out_in(
+        self, out: JetStreamPublisher, group: AckGroup, copies: Sequence[_Copies]
+    ) -> None:
         for item in copies:
             record = item.record
             numbered = record.model_copy(update={"sequence": item.sequence})
             stream = subjects.stream_name(record.mode, StreamRole.FEEDS)
             trace_headers = item.trace_headers
+            marks = mode_headers(record.mode)
+            # Recipients owed the same redaction get the same bytes: rendered once.
+            bodies: dict[tuple[tuple[str, ...], tuple[tuple[str, int], ...]], bytes] = {}
             for delivery in item.deliveries:
-                subject = feed_subject(record, delivery)
+                key = (delivery.remove, delivery.coarsen)
+                body = bodies.get(key)
+                if body is None:
+                    body = bodies[key] = to_structured(feed_copy(numbered, delivery))
                 headers = {
                     **trace_headers,
                     MSG_ID_HEADER: feed_msg_id(record.id, delivery.to),
                     CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
+                    **marks,
                 }
-                body = to_structured(feed_copy(numbered, delivery))
-                future = await js.publish_async(subject, body, headers=headers, stream=stream)
-                futures.append((subject, future))
-        await self._acks(futures)
-
-    async def _acks(self, futures: list[tuple[str, asyncio.Future[Any]]]) -> list[int]:
-        """Wait for every acknowledgement (bounded); raise `PublishError` on the first miss."""
-        if not futures:
-            return []
-        try:
-            acks = await asyncio.wait_for(
-                asyncio.gather(*(f for _, f in futures)), timeout=self.publish_timeout_s
-            )
-        except (TimeoutError, APIError, NatsError) as exc:
-            for _, future in futures:
-                future.cancel()
-            subject = futures[0][0]
-            raise PublishError(subject, repr(exc)) from exc
-        return [int(ack.seq) for ack in acks]
+                await out.publish(group, feed_subject(record, delivery), body, headers, stream)
+        await out.wait(group)

@@ -259,14 +259,6 @@ async def _one(client: Client, stream: str) -> bool:
     return await count(client, stream) >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the coordinator does not set `Ifc-Exercise` on what it publishes yet "
-        "(services/coordinator/handlers.py: `**mode_headers(record.mode)` in the headers of "
-        "timeline records and of feed copies); remove this mark once it does"
-    ),
-)
 async def test_every_exercise_record_and_copy_carries_the_exercise_marker(
     client: Client, coordinator: Path
 ) -> None:
