@@ -98,7 +98,7 @@ async def run_demo(
         log_level="INFO",
         nats_auth=False,
     )
-    phase("démarrage des serveurs et des sept services")
+    phase("démarrage des serveurs et des huit services")
     async with Stack(settings) as stack:
         nc = await nats.connect(stack.nats_url, name="interforces-demo")
         try:

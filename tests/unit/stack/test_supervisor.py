@@ -32,7 +32,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_upstream_services_stop_first_and_the_timeline_last() -> None:
-    # given the seven services' names in their declared order
+    # given the services' names in their declared order
     names = ["timeline", "coordinator", "police_nationale", "mediation"]
     # when they are grouped for stopping
     waves = stop_waves(names)
