@@ -80,8 +80,10 @@ async def drain_rate(
 ) -> tuple[float, int]:
     """Watch `stream` fill up to `target` messages: (messages per second once the first
     `warm_up` share is in, to the last; messages seen). Stops at `timeout_s` with what it
-    saw."""
+    saw. When the whole target lands between two polls, the rate is measured from the start
+    of the watch instead (a fast drain of a small target must not read as zero)."""
     deadline = time.monotonic() + timeout_s
+    watched = time.perf_counter()
     first: tuple[float, int] | None = None
     count = 0
     while time.monotonic() < deadline:
@@ -94,7 +96,10 @@ async def drain_rate(
         await asyncio.sleep(poll_s)
     if first is None:
         return 0.0, 0
-    elapsed = time.perf_counter() - first[0]
+    now = time.perf_counter()
+    if count == first[1]:  # no poll saw it grow: count from the start of the watch
+        first = (watched, 0)
+    elapsed = now - first[0]
     return ((count - first[1]) / elapsed if elapsed > 0 else 0.0), count
 
 
