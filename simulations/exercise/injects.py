@@ -7,24 +7,18 @@ proposal), and publishes it on its exercise proposal subject with the exercise m
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.errors import NoStreamResponseError
 
 from contracts import subjects
-from contracts.cloudevents import to_structured
 from contracts.envelope import Envelope
 from contracts.events.catalogue import EVENT_ADAPTER
 from contracts.ids import EventId, OperationId, SectorId, UnitId, derived_event_id
-from contracts.routing import CLOUDEVENTS_JSON, CONTENT_TYPE_HEADER, MSG_ID_HEADER, mode_headers
 from contracts.vocabulary import Agency, Mode
-from simulations.field.errors import DeskPublishError
+from simulations.field.desk import publish_proposal
 from simulations.field.retry import RetryPolicy
 
 
@@ -107,22 +101,5 @@ class ControlDesk:
         target = subjects.proposal(
             Mode.EXERCISE, self.operation, Agency.EXERCISE_CONTROL, envelope.type
         )
-        headers = {
-            **mode_headers(Mode.EXERCISE),
-            MSG_ID_HEADER: envelope.id,
-            CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
-        }
-        body = to_structured(envelope)
-        policy, last = self.retry, ""
-        for attempt in range(1, policy.attempts + 1):
-            try:
-                ack = await self.js.publish(
-                    target, body, timeout=policy.timeout_s, headers=dict(headers)
-                )
-            except (NatsTimeoutError, NoRespondersError, NoStreamResponseError) as exc:
-                last = type(exc).__name__
-                if attempt < policy.attempts:
-                    await asyncio.sleep(policy.pause(attempt))
-                continue
-            return Published(envelope.id, ack.seq, bool(ack.duplicate))
-        raise DeskPublishError(envelope.id, policy.attempts, last)
+        ack = await publish_proposal(self.js, target, envelope, self.retry)
+        return Published(envelope.id, ack.seq, bool(ack.duplicate))

@@ -15,6 +15,7 @@ from typing import Any, Final
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from nats.js.errors import NoStreamResponseError
 
 from contracts import subjects
@@ -22,7 +23,7 @@ from contracts.cloudevents import to_structured
 from contracts.envelope import Envelope
 from contracts.events.catalogue import EVENT_ADAPTER
 from contracts.ids import EventId, OperationId, SectorId, UnitId, derived_event_id
-from contracts.routing import CLOUDEVENTS_JSON, CONTENT_TYPE_HEADER, MSG_ID_HEADER
+from contracts.routing import CLOUDEVENTS_JSON, CONTENT_TYPE_HEADER, MSG_ID_HEADER, mode_headers
 from contracts.vocabulary import Agency, Mode
 from simulations.field.errors import DeskPublishError
 from simulations.field.retry import RetryPolicy
@@ -65,6 +66,28 @@ def desk_envelope(
         classification=type(data).TRAITS.classification,
         data=data,
     )
+
+
+async def publish_proposal(
+    js: JetStreamContext, target: str, envelope: Envelope, retry: RetryPolicy
+) -> PubAck:
+    """Publish a desk's proposal (deduplicated by its id, marked with its mode), retrying
+    while JetStream does not answer; raise `DeskPublishError` when it never does."""
+    headers = {
+        **mode_headers(envelope.mode),
+        MSG_ID_HEADER: envelope.id,
+        CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON,
+    }
+    body = to_structured(envelope)
+    last = ""
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return await js.publish(target, body, timeout=retry.timeout_s, headers=dict(headers))
+        except (NatsTimeoutError, NoRespondersError, NoStreamResponseError) as exc:
+            last = type(exc).__name__
+            if attempt < retry.attempts:
+                await asyncio.sleep(retry.pause(attempt))
+    raise DeskPublishError(envelope.id, retry.attempts, last)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,19 +140,5 @@ class CrisisCellDesk:
             unit=self.unit,
         )
         target = subjects.proposal(self.mode, self.operation, Agency.CRISIS_CELL, envelope.type)
-        headers = {MSG_ID_HEADER: envelope.id, CONTENT_TYPE_HEADER: CLOUDEVENTS_JSON}
-        body = to_structured(envelope)
-        policy = self.retry
-        last = ""
-        for attempt in range(1, policy.attempts + 1):
-            try:
-                ack = await self.js.publish(
-                    target, body, timeout=policy.timeout_s, headers=dict(headers)
-                )
-            except (NatsTimeoutError, NoRespondersError, NoStreamResponseError) as exc:
-                last = type(exc).__name__
-                if attempt < policy.attempts:
-                    await asyncio.sleep(policy.pause(attempt))
-                continue
-            return DeskReceipt(envelope.id, target, ack.stream, ack.seq, bool(ack.duplicate))
-        raise DeskPublishError(envelope.id, policy.attempts, last)
+        ack = await publish_proposal(self.js, target, envelope, self.retry)
+        return DeskReceipt(envelope.id, target, ack.stream, ack.seq, bool(ack.duplicate))
