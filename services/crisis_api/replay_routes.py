@@ -5,6 +5,7 @@ and controls only its own replays (the crisis cell controls all)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -16,9 +17,10 @@ from services.crisis_api.access import Caller, Motive, consultation, require, re
 from services.crisis_api.auth import Principal, Role
 from services.crisis_api.replay import (
     InvalidReplayError,
+    ReplayError,
     ReplayLimitError,
+    ReplayManager,
     ReplayNotFoundError,
-    ReplayStateError,
     ReplayStatus,
     View,
 )
@@ -111,7 +113,7 @@ async def create_replay(
             owner=_owner(caller),
             view=_view(caller),
         )
-    except (InvalidReplayError, ReplayLimitError, ReplayStateError) as exc:
+    except ReplayError as exc:
         raise _error(exc) from exc
     found = session.status()
     consultation(request).result_count = found.total
@@ -134,24 +136,30 @@ async def replay_status(request: Request, caller: Caller, replay_id: str) -> Rep
     return _controlled(request, caller, replay_id)
 
 
+def _control(
+    request: Request,
+    caller: Principal,
+    replay_id: str,
+    act: Callable[[ReplayManager], ReplayStatus],
+) -> ReplayStatus:
+    """Apply `act` to a replay the caller controls; replay errors as HTTP statuses."""
+    _controlled(request, caller, replay_id)
+    try:
+        return act(resources(request).replays)
+    except ReplayError as exc:
+        raise _error(exc) from exc
+
+
 @router.post("/{replay_id}/pause", summary="Pause a replay")
 async def pause_replay(request: Request, caller: Caller, replay_id: str) -> ReplayStatus:
     """Hold the replay where it is."""
-    _controlled(request, caller, replay_id)
-    try:
-        return resources(request).replays.pause(replay_id)
-    except (ReplayStateError, ReplayNotFoundError) as exc:
-        raise _error(exc) from exc
+    return _control(request, caller, replay_id, lambda r: r.pause(replay_id))
 
 
 @router.post("/{replay_id}/resume", summary="Resume a replay")
 async def resume_replay(request: Request, caller: Caller, replay_id: str) -> ReplayStatus:
     """Go on from where it was paused, without a burst."""
-    _controlled(request, caller, replay_id)
-    try:
-        return resources(request).replays.resume(replay_id)
-    except (ReplayStateError, ReplayNotFoundError) as exc:
-        raise _error(exc) from exc
+    return _control(request, caller, replay_id, lambda r: r.resume(replay_id))
 
 
 @router.post("/{replay_id}/seek", summary="Jump to an instant")
@@ -159,11 +167,7 @@ async def seek_replay(
     request: Request, caller: Caller, replay_id: str, body: SeekRequest
 ) -> ReplayStatus:
     """Continue from the first record at or after `at`."""
-    _controlled(request, caller, replay_id)
-    try:
-        return resources(request).replays.seek(replay_id, body.at)
-    except (InvalidReplayError, ReplayStateError, ReplayNotFoundError) as exc:
-        raise _error(exc) from exc
+    return _control(request, caller, replay_id, lambda r: r.seek(replay_id, body.at))
 
 
 @router.post("/{replay_id}/speed", summary="Change the speed")
@@ -171,11 +175,7 @@ async def speed_replay(
     request: Request, caller: Caller, replay_id: str, body: SpeedRequest
 ) -> ReplayStatus:
     """Go on at another speed from the current position."""
-    _controlled(request, caller, replay_id)
-    try:
-        return resources(request).replays.set_speed(replay_id, body.speed)
-    except (InvalidReplayError, ReplayStateError, ReplayNotFoundError) as exc:
-        raise _error(exc) from exc
+    return _control(request, caller, replay_id, lambda r: r.set_speed(replay_id, body.speed))
 
 
 @router.post("/{replay_id}/stop", summary="Stop a replay")
@@ -184,5 +184,5 @@ async def stop_replay(request: Request, caller: Caller, replay_id: str) -> Repla
     _controlled(request, caller, replay_id)
     try:
         return await resources(request).replays.stop(replay_id)
-    except (ReplayStateError, ReplayNotFoundError) as exc:
+    except ReplayError as exc:
         raise _error(exc) from exc
