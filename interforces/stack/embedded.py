@@ -77,6 +77,7 @@ class EmbeddedNats:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.monitor_port = free_port()
+        self._ports_chosen = port is None
         self.extra_config = extra_config
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -91,8 +92,28 @@ class EmbeddedNats:
         """Where the configuration is written."""
         return self.data_dir / "nats-server.conf"
 
-    def start(self, timeout_s: float = 20.0) -> str:
-        """Start the server and wait until JetStream answers; return its URL."""
+    def start(self, timeout_s: float = 20.0, attempts: int = 3) -> str:
+        """Start the server and wait until JetStream answers; return its URL.
+
+        A free port found earlier may be taken by another process before the server binds
+        it: when the ports were ours to choose, choose again and retry."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout_s)
+            except EmbeddedServerError:
+                if not (self._ports_chosen and attempt < attempts and self._port_taken()):
+                    raise
+                self.port, self.monitor_port = free_port(), free_port()
+        raise EmbeddedServerError("nats-server", "no free port")  # not reached
+
+    def _port_taken(self) -> bool:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        text = self._log_path.read_text(encoding="utf-8", errors="replace")
+        return "address already in use" in text.rsplit("Starting nats-server", 1)[-1]
+
+    def _start_once(self, timeout_s: float) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(
             nats_config(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import asyncpg
 import nats
 import pytest
@@ -12,6 +15,7 @@ from contracts import subjects
 from contracts.subjects import StreamRole
 from contracts.vocabulary import Mode
 from infra.streams import DUPLICATE_WINDOW_S, Profile, declare_streams
+from interforces.stack.embedded import EmbeddedNats
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +67,20 @@ async def test_database_fixture_gives_an_empty_database(database_url: str) -> No
         assert tables == 0
     finally:
         await conn.close()
+
+
+def test_a_port_taken_before_the_server_binds_it_is_chosen_again(tmp_path: Path) -> None:
+    # given a free port that another process takes before the server starts
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    server = EmbeddedNats(tmp_path / "nats")
+    server.port = squatter.getsockname()[1]
+    try:
+        # when the server starts, then it binds another port and answers there
+        url = server.start()
+        assert url != f"nats://127.0.0.1:{squatter.getsockname()[1]}"
+        assert server.healthy()
+    finally:
+        server.stop()
+        squatter.close()
